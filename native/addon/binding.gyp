@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "stevedore_native",
+      "sources": ["stevedore_native.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-D_GNU_SOURCE"]
+    }
+  ]
+}
