@@ -1,0 +1,33 @@
+/* Docker json-file log writer: one JSON object per line, rotation by size. */
+#ifndef STEVEDORE_SHIM_LOG_H
+#define STEVEDORE_SHIM_LOG_H
+#include <stddef.h>
+
+/* A partial line longer than this is flushed as its own entry, as Docker does. */
+#define LINE_BUF_MAX 16384
+
+struct logfile {
+	int fd;              /* -1 when logging is off or the file could not be opened */
+	const char *path;
+	long long max_size;  /* bytes; <= 0 means no rotation */
+	int max_files;       /* files kept including the live one; < 2 means truncate in place */
+	long long size;
+};
+
+struct linebuf {
+	const char *stream;  /* "stdout" or "stderr" */
+	size_t len;
+	char buf[LINE_BUF_MAX];
+};
+
+/* Opens (appends to) the log; path NULL disables logging. Returns 0 or -errno. */
+int log_open(struct logfile *l, const char *path, long long max_size, int max_files);
+/* Splits bytes on '\n' into entries; keeps the unterminated tail for later. */
+void log_feed(struct logfile *l, struct linebuf *b, const char *p, size_t n);
+/* Writes any unterminated tail as its own entry (on EOF). */
+void log_flush(struct logfile *l, struct linebuf *b);
+/* Writes the current UTC time as RFC 3339 with nanoseconds, trailing zeros trimmed
+ * (Go's RFC3339Nano). out must hold 40 bytes. */
+void rfc3339nano(char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,75 @@
+/**
+ * The composition root: builds every service from the configuration, wires them
+ * together by constructor injection, and hands the API its route table.
+ */
+import * as fs from 'node:fs';
+import { systemRoutes } from '../api/routes/system';
+import { Router } from '../api/router';
+import type { Logger } from '../engine/log';
+import type { DaemonConfig } from './config';
+import { EventBus } from './events/bus';
+import { DataRootLock } from './lock';
+import { SystemService } from './system/system';
+import { which } from './system/host';
+
+export class Daemon {
+  readonly events = new EventBus();
+  readonly system: SystemService;
+  private readonly closers: Array<() => Promise<void> | void> = [];
+
+  private constructor(
+    readonly config: DaemonConfig,
+    readonly log: Logger,
+    private readonly lock: DataRootLock,
+  ) {
+    this.system = new SystemService({
+      dataRoot: config.dataRoot,
+      execRoot: config.execRoot,
+      runtimes: config.runtimes,
+      defaultRuntime: config.defaultRuntime,
+      debug: config.debug,
+      liveRestore: config.liveRestore,
+      labels: config.labels,
+      insecureRegistries: config.insecureRegistries,
+      registryMirrors: config.registryMirrors,
+      initBinary: 'docker-init',
+      counts: () => this.counts(),
+      eventListeners: () => this.events.listenerCount,
+    });
+  }
+
+  /**
+   * Prepares the data and exec roots, takes the data-root lock, and opens every
+   * service. Throws conflict when another daemon holds the data root.
+   */
+  static async open(config: DaemonConfig, log: Logger): Promise<Daemon> {
+    fs.mkdirSync(config.dataRoot, { recursive: true, mode: 0o710 });
+    fs.chmodSync(config.dataRoot, 0o710);
+    fs.mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
+    const lock = DataRootLock.acquire(config.dataRoot);
+    const rt = config.runtimes[config.defaultRuntime] ?? config.defaultRuntime;
+    if (!which(rt)) log.warn('OCI runtime not found; containers cannot start', { runtime: rt });
+    return new Daemon(config, log, lock);
+  }
+
+  private counts() {
+    return { containers: { running: 0, paused: 0, stopped: 0 }, images: 0 };
+  }
+
+  /** The complete route table of the Engine API. */
+  router(): Router {
+    return new Router().add(...systemRoutes({ system: this.system, events: this.events }));
+  }
+
+  /** Stops services in reverse order of opening and releases the data-root lock. */
+  async close(): Promise<void> {
+    for (const c of this.closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        this.log.error('error while closing', { err });
+      }
+    }
+    this.lock.release();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The daemon's event bus: every state change publishes a Docker-shaped event; `/events`
+ * streams them live and replays recent ones for `since`/`until`. Old events are kept in
+ * a bounded ring (Docker keeps the last 256 in memory; we keep more, the same idea).
+ */
+export type EventType = 'container' | 'image' | 'volume' | 'network' | 'daemon' | 'plugin' | 'builder';
+
+export interface DockerEvent {
+  Type: EventType;
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  scope: 'local';
+  time: number;
+  timeNano: number;
+  /** legacy fields (container and image events only) */
+  status?: string;
+  id?: string;
+  from?: string;
+}
+
+export type EventListener = (ev: DockerEvent) => void;
+
+export class EventBus {
+  private readonly ring: DockerEvent[] = [];
+  private readonly listeners = new Set<EventListener>();
+  private lastNano = 0n;
+
+  constructor(private readonly capacity = 1024) {}
+
+  /**
+   * Publishes an event, filling in time and Docker's legacy fields. `from` is the
+   * image of a container event (set it in `attributes.image`).
+   */
+  publish(type: EventType, action: string, id: string, attributes: Record<string, string> = {}): DockerEvent {
+    let nano = BigInt(Date.now()) * 1_000_000n + BigInt(process.hrtime()[1] % 1_000_000);
+    if (nano <= this.lastNano) nano = this.lastNano + 1n;
+    this.lastNano = nano;
+    const ev: DockerEvent = {
+      Type: type,
+      Action: action,
+      Actor: { ID: id, Attributes: attributes },
+      scope: 'local',
+      time: Number(nano / 1_000_000_000n),
+      timeNano: Number(nano),
+    };
+    if (type === 'container' || type === 'image') {
+      ev.status = action;
+      ev.id = id;
+      if (type === 'container' && attributes.image !== undefined) ev.from = attributes.image;
+    }
+    this.ring.push(ev);
+    if (this.ring.length > this.capacity) this.ring.shift();
+    for (const l of this.listeners) l(ev);
+    return ev;
+  }
+
+  /** Events already recorded, oldest first. */
+  recent(): readonly DockerEvent[] {
+    return this.ring;
+  }
+
+  /** Subscribes to live events; returns the unsubscribe function. */
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+}

@@ -1,0 +1,4 @@
+/** Snapshots: containerd's snapshotter model over overlayfs. */
+export * from './types';
+export { OverlaySnapshotter, type RecoverReport } from './overlay';
+export { snapshotMigrations } from './migrations';

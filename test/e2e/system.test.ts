@@ -1,0 +1,88 @@
+/**
+ * Foundation end to end: ping, version, info and error shapes, through the real docker
+ * CLI and raw HTTP. Passes against stevedore and against Docker's own engine
+ * (STEVEDORE_TEST_TARGET=docker).
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { type Target, startTarget } from '../helpers/target';
+
+describe('system endpoints', () => {
+  let t: Target;
+  before(async () => {
+    t = await startTarget();
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it('answers /_ping with Docker headers, on GET and HEAD, bare and versioned', async () => {
+    for (const method of ['GET', 'HEAD']) {
+      for (const p of ['/_ping', '/v1.41/_ping']) {
+        const r = await t.request(method, p);
+        assert.equal(r.status, 200, `${method} ${p}`);
+        assert.equal(r.body, method === 'GET' ? 'OK' : '');
+        assert.equal(r.headers['api-version'], '1.41');
+        assert.equal(r.headers['ostype'], 'linux');
+        assert.ok(r.headers['server'], 'Server header');
+        assert.equal(r.headers['docker-experimental'], 'false');
+        assert.equal(r.headers['cache-control'], 'no-cache, no-store, must-revalidate');
+        assert.equal(r.headers['pragma'], 'no-cache');
+      }
+    }
+  });
+
+  it('docker version shows the server engine and API version', async () => {
+    const r = await t.docker(['version', '--format', '{{json .Server}}']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { ApiVersion: string; MinAPIVersion: string; Os: string; Arch: string; KernelVersion: string; Components: Array<{ Name: string }> };
+    assert.equal(s.ApiVersion, '1.41');
+    assert.match(s.MinAPIVersion, /^1\.\d+$/);
+    assert.equal(s.Os, 'linux');
+    assert.equal(s.KernelVersion, require('node:os').release());
+    assert.ok(s.Components.some((c) => c.Name === 'Engine'));
+  });
+
+  it('docker info shows real values from the host', async () => {
+    const r = await t.docker(['info', '--format', '{{json .}}']);
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout) as Record<string, unknown>;
+    const os = require('node:os') as typeof import('node:os');
+    assert.equal(info.NCPU, os.cpus().length);
+    assert.equal(info.MemTotal, os.totalmem());
+    assert.equal(info.KernelVersion, os.release());
+    assert.equal(info.OSType, 'linux');
+    assert.equal(info.Driver, 'overlay2');
+    assert.equal(info.DockerRootDir, t.dataRoot);
+    assert.equal(info.CgroupDriver, 'cgroupfs');
+    assert.match(String(info.CgroupVersion), /^[12]$/);
+    assert.equal((info.Swarm as { LocalNodeState: string }).LocalNodeState, 'inactive');
+    assert.equal(typeof info.Containers, 'number');
+    assert.equal(typeof info.Images, 'number');
+    assert.ok(Object.keys(info.Runtimes as object).includes('runc'));
+  });
+
+  it('rejects API versions outside the supported range with Docker messages', async () => {
+    const hi = await t.request('GET', '/v1.99/version');
+    assert.equal(hi.status, 400);
+    assert.match(JSON.parse(hi.body).message, /client version 1\.99 is too new\. Maximum supported API version is 1\.41/);
+    const lo = await t.request('GET', '/v1.11/version');
+    assert.equal(lo.status, 400);
+    assert.match(JSON.parse(lo.body).message, /client version 1\.11 is too old\. Minimum supported API version is 1\.\d+/);
+  });
+
+  it('answers unknown routes with 404 page not found', async () => {
+    const r = await t.request('GET', '/v1.41/no/such/route');
+    assert.equal(r.status, 404);
+    assert.equal(JSON.parse(r.body).message, 'page not found');
+  });
+
+  it('streams events with since/until and filters', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const r = await t.request('GET', `/events?since=${now - 60}&until=${now - 1}`);
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /application\/json/);
+    const bad = await t.request('GET', `/events?filters=${encodeURIComponent('{"nosuchkey":["x"]}')}&until=${now}`);
+    assert.equal(bad.status, 400);
+  });
+});

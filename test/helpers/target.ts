@@ -1,0 +1,177 @@
+/**
+ * The end-to-end harness: starts the engine under test — stevedore, or Docker's own
+ * engine when STEVEDORE_TEST_TARGET=docker — on a temporary socket, data root and exec
+ * root, runs the real docker CLI against it, and removes everything afterwards.
+ * Nothing here touches /var/run/docker.sock.
+ */
+import { type SpawnOptions, spawn, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export type TargetKind = 'stevedore' | 'docker';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Target {
+  kind: TargetKind;
+  dir: string;
+  socket: string;
+  dockerHost: string;
+  dataRoot: string;
+  execRoot: string;
+  pid: number;
+  /** environment for clients: DOCKER_HOST and an isolated HOME/DOCKER_CONFIG */
+  env: NodeJS.ProcessEnv;
+  /** runs the docker CLI against this target */
+  docker(args: string[], opts?: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CliResult>;
+  /** a raw Engine API request over the socket */
+  request(method: string, urlPath: string, opts?: { body?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>;
+  stop(): Promise<void>;
+  /** the daemon's stderr so far (for diagnosing a failure) */
+  logs(): string;
+}
+
+export function targetKind(): TargetKind {
+  return process.env.STEVEDORE_TEST_TARGET === 'docker' ? 'docker' : 'stevedore';
+}
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+function waitForPing(socket: string, deadlineMs: number, proc: { exited: boolean; logs: () => string }): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (proc.exited) return reject(new Error(`daemon exited during startup:\n${proc.logs()}`));
+      if (Date.now() - start > deadlineMs) return reject(new Error(`daemon did not answer on ${socket}:\n${proc.logs()}`));
+      const req = http.request({ socketPath: socket, path: '/_ping', method: 'GET' }, (res) => {
+        res.resume();
+        if (res.statusCode === 200) resolve();
+        else setTimeout(tick, 50);
+      });
+      req.on('error', () => setTimeout(tick, 50));
+      req.end();
+    };
+    tick();
+  });
+}
+
+/** Unmounts whatever is still mounted below `dir` (deepest first). Returns what it found. */
+export function unmountBelow(dir: string): string[] {
+  const found: string[] = [];
+  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n');
+  for (const line of mounts) {
+    const mp = line.split(' ')[1];
+    if (mp && (mp === dir || mp.startsWith(dir + '/'))) found.push(mp.replace(/\\040/g, ' '));
+  }
+  found.sort((a, b) => b.length - a.length);
+  for (const mp of found) {
+    try {
+      execFileSync('umount', ['-l', mp], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+  }
+  return found;
+}
+
+export interface StartOptions {
+  kind?: TargetKind;
+  extraArgs?: string[];
+  /** keep this data root (restart tests) */
+  dir?: string;
+}
+
+/** Starts a target on fresh temp paths (or `opts.dir` for restarts). */
+export async function startTarget(opts: StartOptions = {}): Promise<Target> {
+  const kind = opts.kind ?? targetKind();
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `stv-e2e-`));
+  const socket = path.join(dir, 'engine.sock');
+  const dataRoot = path.join(dir, 'root');
+  const execRoot = path.join(dir, 'exec');
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home, { recursive: true });
+  const pidfile = path.join(dir, 'engine.pid');
+  let cmd: string;
+  let args: string[];
+  if (kind === 'stevedore') {
+    cmd = process.execPath;
+    args = [path.join(ROOT, 'bin', 'stevedored'), '-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', process.env.STEVEDORE_TEST_LOG_LEVEL ?? 'info', ...(opts.extraArgs ?? [])];
+  } else {
+    cmd = 'dockerd';
+    args = ['-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', pidfile, '--bridge', 'none', '--iptables=false', '--ip-masq=false', '--ip-forward=false', '--config-file', path.join(dir, 'daemon.json'), ...(opts.extraArgs ?? [])];
+    if (!fs.existsSync(path.join(dir, 'daemon.json'))) fs.writeFileSync(path.join(dir, 'daemon.json'), '{}');
+  }
+  const logFile = path.join(dir, `${kind}.log`);
+  const out = fs.openSync(logFile, 'a');
+  const spawnOpts: SpawnOptions = { stdio: ['ignore', out, out], detached: false, env: { ...process.env } };
+  const child = spawn(cmd, args, spawnOpts);
+  fs.closeSync(out);
+  const state = { exited: false, logs: () => fs.readFileSync(logFile, 'utf8') };
+  const exited = new Promise<void>((resolve) => child.on('exit', () => ((state.exited = true), resolve())));
+  await waitForPing(socket, 30_000, state);
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, HOME: home, DOCKER_CONFIG: path.join(home, '.docker'), DOCKER_CLI_HINTS: 'false' };
+  delete env.DOCKER_CONTEXT;
+  delete env.DOCKER_TLS_VERIFY;
+
+  const target: Target = {
+    kind,
+    dir,
+    socket,
+    dockerHost: `unix://${socket}`,
+    dataRoot,
+    execRoot,
+    pid: child.pid!,
+    env,
+    logs: state.logs,
+    docker(dargs, o = {}) {
+      return new Promise((resolve, reject) => {
+        const p = spawn('docker', dargs, { env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+        const so: Buffer[] = [];
+        const se: Buffer[] = [];
+        p.stdout.on('data', (c: Buffer) => so.push(c));
+        p.stderr.on('data', (c: Buffer) => se.push(c));
+        const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+        p.on('error', reject);
+        p.on('close', (code, sig) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : -1), stdout: Buffer.concat(so).toString(), stderr: Buffer.concat(se).toString() });
+        });
+        p.stdin.on('error', () => {});
+        if (o.input !== undefined) p.stdin.end(o.input);
+        else p.stdin.end();
+      });
+    },
+    request(method, urlPath, o = {}) {
+      return new Promise((resolve, reject) => {
+        const req = http.request({ socketPath: socket, path: urlPath, method, headers: o.headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(o.body);
+      });
+    },
+    async stop() {
+      if (!state.exited) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (!opts.dir) {
+        const left = unmountBelow(dir);
+        fs.rmSync(dir, { recursive: true, force: true });
+        if (left.length) throw new Error(`mounts left behind by the engine: ${left.join(', ')}`);
+      }
+    },
+  };
+  return target;
+}
