@@ -125,7 +125,7 @@ export class RequestContext {
     const ct = this.req.headers['content-type'];
     if (ct !== undefined && !/^application\/json\b/i.test(ct.split(';')[0]!.trim())) {
       this.req.resume();
-      throw invalidArgument(`unsupported Content-Type header (${ct}): must be 'application/json'`);
+      throw invalidArgument(`Content-Type specified (${ct}) must be 'application/json'`);
     }
     const body = await this.rawBody(limit);
     if (body.length === 0) return undefined;
@@ -274,7 +274,8 @@ class HttpDuplex extends DuplexBase {
     input.on('data', (c: Buffer) => {
       if (!this.push(c)) input.pause();
     });
-    input.on('end', () => this.push(null));
+    if (input.readableEnded || input.complete) this.push(null);
+    else input.on('end', () => this.push(null));
     output.on('close', () => this.destroy());
   }
   override _read(): void {

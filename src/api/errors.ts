@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { type ErrorKind, isStevedoreError } from '../engine/errdefs';
+import { PlainTextError } from './version';
 
 const STATUS: { readonly [K in ErrorKind]: number } = {
   'invalid-argument': 400,
@@ -40,6 +41,12 @@ export function writeError(res: ServerResponse, err: unknown): void {
   if (status === 304) {
     res.writeHead(304);
     res.end();
+    return;
+  }
+  if (err instanceof PlainTextError) {
+    const text = message + '\n';
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
     return;
   }
   const body = JSON.stringify({ message }) + '\n';

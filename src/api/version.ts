@@ -2,7 +2,17 @@
  * Engine API version negotiation. Every route is served bare and under /v{major}.{minor}/;
  * a bare path means the highest version we implement, as in Docker.
  */
-import { invalidArgument } from '../engine/errdefs';
+import { StevedoreError, invalidArgument } from '../engine/errdefs';
+
+/**
+ * An error Docker writes as text/plain rather than JSON: clients older than API 1.23
+ * expect plain-text errors, and Docker answers a too-old version that way.
+ */
+export class PlainTextError extends StevedoreError {
+  constructor(message: string) {
+    super('invalid-argument', message);
+  }
+}
 
 import { MAX_API_VERSION, MIN_API_VERSION } from '../daemon/apiversion';
 
@@ -39,7 +49,7 @@ export function negotiate(pathname: string): { version: ApiVersion; path: string
     throw invalidArgument(`client version ${version} is too new. Maximum supported API version is ${MAX_API_VERSION}`);
   }
   if (compareVersions(version, MIN_API_VERSION) < 0) {
-    throw invalidArgument(
+    throw new PlainTextError(
       `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
     );
   }

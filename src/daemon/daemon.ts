@@ -4,11 +4,17 @@
  */
 import * as fs from 'node:fs';
 import { systemRoutes } from '../api/routes/system';
+import { containerRoutes } from '../api/routes/containers';
+import { diskUsageRoute, imageRoutes, imagesDiskUsage } from '../api/routes/images';
 import { Router } from '../api/router';
 import type { Logger } from '../engine/log';
 import type { DaemonConfig } from './config';
 import { EventBus } from './events/bus';
+import type { ImageService } from './images/service';
+import { openImageStorage, type ImageStorage } from './images/storage';
 import { DataRootLock } from './lock';
+import { openContainers } from './containers/open';
+import type { ContainerService } from './containers/service';
 import { SystemService } from './system/system';
 import { which } from './system/host';
 
@@ -16,6 +22,11 @@ export class Daemon {
   readonly events = new EventBus();
   readonly system: SystemService;
   private readonly closers: Array<() => Promise<void> | void> = [];
+  /** storage core and image service (see images/storage.ts) */
+  imageStorage!: ImageStorage;
+  images!: ImageService;
+  /** containers on the shim + runc (see containers/service.ts) */
+  containers!: ContainerService;
 
   private constructor(
     readonly config: DaemonConfig,
@@ -49,16 +60,39 @@ export class Daemon {
     const lock = DataRootLock.acquire(config.dataRoot);
     const rt = config.runtimes[config.defaultRuntime] ?? config.defaultRuntime;
     if (!which(rt)) log.warn('OCI runtime not found; containers cannot start', { runtime: rt });
-    return new Daemon(config, log, lock);
+    const d = new Daemon(config, log, lock);
+    try {
+      d.imageStorage = await openImageStorage({ dataRoot: config.dataRoot, execRoot: config.execRoot, events: d.events, log });
+      d.images = d.imageStorage.images;
+      d.closers.push(() => d.imageStorage.close());
+      d.containers = await openContainers({
+        dataRoot: config.dataRoot,
+        execRoot: config.execRoot,
+        runtime: rt,
+        db: d.imageStorage.db,
+        snapshotter: d.imageStorage.snapshotter,
+        images: d.images,
+        events: d.events,
+        log,
+      });
+      d.closers.push(() => d.containers.close());
+    } catch (err) {
+      await d.close();
+      throw err;
+    }
+    return d;
   }
 
   private counts() {
-    return { containers: { running: 0, paused: 0, stopped: 0 }, images: 0 };
+    return { containers: this.containers ? this.containers.counts() : { running: 0, paused: 0, stopped: 0 }, images: this.images ? this.images.count() : 0 };
   }
 
   /** The complete route table of the Engine API. */
   router(): Router {
-    return new Router().add(...systemRoutes({ system: this.system, events: this.events }));
+    return new Router()
+      .add(...systemRoutes({ system: this.system, events: this.events }))
+      .add(...imageRoutes({ images: this.images }), diskUsageRoute([imagesDiskUsage(this.images)]))
+      .add(...containerRoutes({ containers: this.containers }));
   }
 
   /** Stops services in reverse order of opening and releases the data-root lock. */

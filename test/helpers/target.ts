@@ -175,3 +175,14 @@ export async function startTarget(opts: StartOptions = {}): Promise<Target> {
   };
   return target;
 }
+
+/**
+ * Malformed input must be a 400. Docker 20.10 answers some of it (bad JSON bodies, bad
+ * filter JSON) with 500, a bug later Docker versions fixed (moby maps JSON syntax errors
+ * to invalid-parameter since 23.0); stevedore follows the fixed behaviour, so against
+ * the reference engine a 500 is accepted too.
+ */
+export function assertClientError(t: { kind: TargetKind }, status: number): void {
+  const ok = t.kind === 'docker' ? [400, 500] : [400];
+  if (!ok.includes(status)) throw new Error(`expected status ${ok.join(' or ')}, got ${status}`);
+}

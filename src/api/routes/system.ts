@@ -2,7 +2,7 @@
  * System routes: /_ping, /version, /info, /events.
  */
 import type { DockerEvent, EventBus } from '../../daemon/events/bus';
-import { eventMatches, parseEventTime, validateEventFilters } from '../../daemon/events/filter';
+import { eventMatches, parseEventTime } from '../../daemon/events/filter';
 import type { SystemService } from '../../daemon/system/system';
 import type { RequestContext } from '../context';
 import type { Route } from '../router';
@@ -31,8 +31,8 @@ function ping(ctx: RequestContext): void {
 }
 
 async function events(b: SystemBackend, ctx: RequestContext): Promise<void> {
+  // Docker accepts unknown filter keys on /events (they match nothing special).
   const filters = ctx.filters();
-  validateEventFilters(filters);
   const now = BigInt(Date.now()) * 1_000_000n;
   const sinceRaw = ctx.string('since');
   const untilRaw = ctx.string('until');

@@ -6,12 +6,6 @@
 import { invalidArgument } from '../../engine/errdefs';
 import type { DockerEvent } from './bus';
 
-const KEYS = new Set(['type', 'event', 'container', 'image', 'label', 'volume', 'network', 'daemon', 'scope', 'plugin', 'node', 'service', 'secret', 'config']);
-
-export function validateEventFilters(filters: Map<string, string[]>): void {
-  for (const k of filters.keys()) if (!KEYS.has(k)) throw invalidArgument(`invalid filter '${k}'`);
-}
-
 function matchesAny(values: string[] | undefined, ...candidates: Array<string | undefined>): boolean {
   if (!values || values.length === 0) return true;
   return values.some((v) => candidates.some((c) => c !== undefined && c !== '' && c === v));

@@ -15,6 +15,7 @@ export interface SpecUser {
 export interface Rlimit {
   /** `RLIMIT_NOFILE`, … */
   type: string;
+  /** -1 = RLIM_INFINITY (written as 18446744073709551615) */
   soft: number;
   hard: number;
 }

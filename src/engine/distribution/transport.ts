@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errnoCode, unavailable } from '../errdefs';
+import { errnoCode, invalidArgument, unavailable } from '../errdefs';
 import { tlsOptions, type TlsMaterial } from './hosts';
 
 /** One HTTP request to a registry (or a token server, or blob storage). */
@@ -215,7 +215,5 @@ export async function readBody(res: HttpResponse, max: number): Promise<Buffer> 
 }
 
 function tooLarge(max: number) {
-  const e = unavailable(`response body larger than ${max} bytes`);
-  (e as { tooLarge?: boolean }).tooLarge = true;
-  return e;
+  return invalidArgument(`response body larger than ${max} bytes`);
 }

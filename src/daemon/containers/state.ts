@@ -1,0 +1,101 @@
+/**
+ * The container state machine. A container is always in exactly one `Status`; the
+ * `can*` predicates say which operations the status allows, so every endpoint checks
+ * the same rules (youki's ContainerStatus, Docker's `container.State`).
+ *
+ *   created ──start──▶ running ◀──unpause── paused
+ *      ▲                 │  └─────pause─────▶  │
+ *      │               exit                    │ (kill/stop unpause first)
+ *      │                 ▼                     │
+ *      └─(restart)── exited / restarting ◀─────┘
+ *   any non-running ──rm──▶ removing ──▶ (gone)     failure while removing → dead
+ */
+export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** The persisted state of one container (the `State` object of inspect, in our own names). */
+export interface StateData {
+  status: Status;
+  pid: number;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  /** ISO timestamps; '0001-01-01T00:00:00Z' when never */
+  startedAt: string;
+  finishedAt: string;
+  /** stopped by the user (stop, kill): `unless-stopped` does not restart it */
+  manuallyStopped: boolean;
+  /** has ever been started (for `docker ps` filters and restart policies) */
+  hasBeenStarted: boolean;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function initialState(): StateData {
+  return {
+    status: 'created',
+    pid: 0,
+    exitCode: 0,
+    error: '',
+    oomKilled: false,
+    startedAt: ZERO_TIME,
+    finishedAt: ZERO_TIME,
+    manuallyStopped: false,
+    hasBeenStarted: false,
+  };
+}
+
+/** True while the container has a live process (running or paused). */
+export function isRunning(s: Status): boolean {
+  return s === 'running' || s === 'paused';
+}
+export const canStart = (s: Status) => s === 'created' || s === 'exited' || s === 'restarting';
+export const canKill = (s: Status) => s === 'running' || s === 'paused';
+export const canPause = (s: Status) => s === 'running';
+export const canUnpause = (s: Status) => s === 'paused';
+/** Removal without force. */
+export const canRemove = (s: Status) => s === 'created' || s === 'exited' || s === 'dead';
+export const canRename = (s: Status) => s !== 'removing' && s !== 'dead';
+
+/** The `State.Status` string of inspect and the `State` of `/containers/json`. */
+export function statusString(s: Status): string {
+  return s;
+}
+
+/** Human `Status` column of `docker ps`, as Docker words it. */
+export function humanStatus(st: StateData, now = Date.now()): string {
+  switch (st.status) {
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(st.startedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(st.startedAt))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${st.exitCode}) ${humanDuration(now - Date.parse(st.finishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'created':
+      return 'Created';
+    case 'exited':
+      if (st.finishedAt === ZERO_TIME) return '';
+      return `Exited (${st.exitCode}) ${humanDuration(now - Date.parse(st.finishedAt))} ago`;
+  }
+}
+
+/** go-units HumanDuration. */
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.round(ms / 60000);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(ms / 3600000);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.round(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.round(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.round(h / 24 / 30)} months`;
+  return `${Math.round(h / 24 / 365)} years`;
+}

@@ -1,0 +1,41 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { EventBus } from './bus';
+import { eventMatches, parseEventTime } from './filter';
+
+describe('event bus and filters', () => {
+  it('fills legacy fields and strictly increasing times', () => {
+    const bus = new EventBus(2);
+    const a = bus.publish('container', 'start', 'c1', { name: 'web', image: 'busybox' });
+    const b = bus.publish('image', 'tag', 'sha256:1', { name: 'busybox:latest' });
+    bus.publish('volume', 'create', 'v', {});
+    assert.equal(a.status, 'start');
+    assert.equal(a.from, 'busybox');
+    assert.equal(b.id, 'sha256:1');
+    assert.ok(b.timeNano > a.timeNano);
+    assert.equal(bus.recent().length, 2, 'ring is bounded');
+  });
+  it('matches Docker filters', () => {
+    const bus = new EventBus();
+    const ev = bus.publish('container', 'exec_start: sh', 'abc123', { name: 'web', image: 'busybox', 'com.x': '1' });
+    const m = (f: Record<string, string[]>) => eventMatches(new Map(Object.entries(f)), ev);
+    assert.ok(m({}));
+    assert.ok(m({ type: ['container'] }));
+    assert.ok(!m({ type: ['image'] }));
+    assert.ok(m({ event: ['exec_start'] }));
+    assert.ok(m({ container: ['web'] }));
+    assert.ok(m({ container: ['abc'] }));
+    assert.ok(!m({ container: ['other'] }));
+    assert.ok(m({ image: ['busybox:latest'] }));
+    assert.ok(m({ label: ['com.x=1'] }));
+    assert.ok(m({ label: ['com.x'] }));
+    assert.ok(!m({ label: ['com.x=2'] }));
+  });
+  it('parses since/until forms', () => {
+    assert.equal(parseEventTime('1700000000'), 1700000000n * 1_000_000_000n);
+    assert.equal(parseEventTime('1700000000.5'), 1700000000n * 1_000_000_000n + 500_000_000n);
+    assert.equal(parseEventTime('10m', 600_000), 0n);
+    assert.equal(parseEventTime('2023-11-14T22:13:20Z'), 1700000000n * 1_000_000_000n);
+    assert.throws(() => parseEventTime('soon'), /invalid timestamp/);
+  });
+});

@@ -1,0 +1,621 @@
+/**
+ * ImageService: Docker's image semantics over the engine's image store — lookup,
+ * inspect, list, history, tag, delete (untag vs delete, conflicts), prune, disk usage,
+ * and registration of new images (load, import, pull, commit; see register.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { sha256Digest } from '../../engine/content/digest';
+import type { Descriptor } from '../../engine/content/types';
+import type { Lease } from '../../engine/gc/leases';
+import type { ContentStore } from '../../engine/content/types';
+import { conflict, invalidArgument, isStevedoreError, kindOf } from '../../engine/errdefs';
+import type { LeaseManager } from '../../engine/gc/leases';
+import { chainIDs } from '../../engine/images/chainid';
+import { parseImageConfig } from '../../engine/images/archive-format';
+import { ImageStore } from '../../engine/images/store';
+import type { DockerImageConfig, ImageRecord } from '../../engine/images/types';
+import type { LayerApplier } from '../../engine/images/unpack';
+import type { Logger } from '../../engine/log';
+import type { MetadataDB } from '../../engine/metadata/db';
+import { NamedReference, familiarString, parseNormalizedNamed, parseReference, tagNameOnly, withTag } from '../../engine/reference';
+import type { Snapshotter } from '../../engine/snapshots/types';
+import type { EventBus } from '../events/bus';
+import { commitContainer, type CommitOptions } from './commit';
+import { importImage, type ImportOptions } from './import';
+import { loadImages, type LoadOptions } from './load';
+import { isImageIdPrefix, resolveImage } from './lookup';
+import { IMAGE_LEASE_LABEL, type Registered, type RegisterProgress, registerImage } from './register';
+import { saveImages, selectImages } from './save';
+import { type HistoryItem, type ImageInspect, type ImageSummary, inspectShape, unixSeconds } from './shapes';
+
+/** A container that uses an image, as the containers service reports it. */
+export interface ImageUser {
+  id: string;
+  running: boolean;
+}
+/** Lists the containers using image `imageId` (filled in by the containers service). */
+export type ContainerChecker = (imageId: string) => ImageUser[] | Promise<ImageUser[]>;
+
+export interface ImageServiceOptions {
+  db: MetadataDB;
+  content: ContentStore;
+  snapshotter: Snapshotter;
+  leases: LeaseManager;
+  apply: LayerApplier;
+  events: EventBus;
+  /** private scratch folder (staging of loads, imports, saves) */
+  tmpDir: string;
+  /** `<data-root>/snapshots` of the overlay snapshotter, for GraphDriver data */
+  snapshotDir?: string;
+  log?: Logger;
+}
+
+/** What other services need to know about an image. */
+export interface ImageInfo {
+  id: string;
+  config: DockerImageConfig;
+  /** the top layer's committed snapshot; undefined for an image without layers */
+  chainId?: string;
+  repoTags: string[];
+  repoDigests: string[];
+}
+
+export type DeleteRecord = { Untagged: string } | { Deleted: string };
+
+export interface PruneReport {
+  ImagesDeleted: DeleteRecord[] | null;
+  SpaceReclaimed: number;
+}
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+export class ImageService {
+  readonly store: ImageStore;
+  private containerChecker: ContainerChecker = () => [];
+
+  constructor(readonly opts: ImageServiceOptions) {
+    this.store = new ImageStore(opts.db);
+  }
+
+  /** Lets the containers service say which containers use an image (delete conflicts, df, prune). */
+  setContainerChecker(fn: ContainerChecker): void {
+    this.containerChecker = fn;
+  }
+
+  /**
+   * Start-up repair: drops the leases of image operations that a crash interrupted,
+   * so that the collector can remove what they protected. Call before serving, then
+   * run the garbage collector. Returns the number of leases dropped.
+   */
+  recover(): number {
+    let n = 0;
+    for (const l of this.opts.leases.list()) {
+      if (l.labels[IMAGE_LEASE_LABEL] !== undefined) {
+        this.opts.leases.delete(l.id);
+        n++;
+      }
+    }
+    fs.rmSync(this.opts.tmpDir, { recursive: true, force: true });
+    return n;
+  }
+
+  /** Stores a config blob under `lease`; returns its digest (the image ID). */
+  async putConfig(bytes: Buffer, lease: Lease): Promise<string> {
+    const digest = sha256Digest(bytes);
+    this.opts.leases.addResource(lease.id, { kind: 'content', id: digest });
+    await this.opts.content.put(bytes, digest);
+    return digest;
+  }
+
+  /**
+   * Registers an image whose manifest, config and layer blobs are already in the
+   * content store (a pull): unpacks missing layers, records the image and points
+   * `refs` at it in one transaction. Emits no event (the caller emits `pull`).
+   * Returns the image ID and the references that moved from other images.
+   */
+  async createFromContent(a: {
+    manifestDesc?: Descriptor;
+    configDigest: string;
+    layerDescs: Descriptor[];
+    refs: NamedReference[];
+    onProgress?: RegisterProgress['onLayer'];
+    signal?: AbortSignal;
+  }): Promise<Registered> {
+    const configBytes = await this.opts.content.readAll(a.configDigest, { maxSize: 16 * 1024 * 1024 });
+    return registerImage(
+      this,
+      {
+        configBytes,
+        layers: a.layerDescs.map((d) => ({ digest: d.digest, mediaType: d.mediaType, size: d.size })),
+        manifestDigest: a.manifestDesc?.digest,
+        refs: a.refs,
+      },
+      { onLayer: a.onProgress, signal: a.signal },
+    );
+  }
+
+  /** `docker load`: see load.ts. */
+  load(input: Readable, opts: LoadOptions = {}): Promise<string[]> {
+    return loadImages(this, input, opts);
+  }
+
+  /** `docker commit`: see commit.ts. Returns the new image ID. */
+  commitContainer(opts: CommitOptions): Promise<string> {
+    return commitContainer(this, opts);
+  }
+
+  /** `docker import`: see import.ts. */
+  import(input: Readable, opts: ImportOptions = {}): Promise<string> {
+    return importImage(this, input, opts);
+  }
+
+  /** `docker save`: resolves `names` (throws not-found before writing), then streams to `out`. */
+  selectForSave(names: string[]): Map<string, Set<string>> {
+    return selectImages(this, names);
+  }
+
+  save(selection: Map<string, Set<string>>, out: Writable, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return saveImages(this, selection, out, opts);
+  }
+
+  /** Number of images (for /info). */
+  count(): number {
+    return this.store.count();
+  }
+
+  /** Resolves a reference or (short) ID. Throws not-found `No such image: x`. */
+  resolve(refOrId: string): string {
+    return resolveImage(this.store, refOrId);
+  }
+
+  /** The config bytes of an image. */
+  async configBytes(id: string): Promise<Buffer> {
+    return this.opts.content.readAll(id, { maxSize: 16 * 1024 * 1024 });
+  }
+
+  async config(id: string): Promise<DockerImageConfig> {
+    return parseImageConfig(await this.configBytes(id));
+  }
+
+  /** An image by reference or ID, for the containers service. Throws not-found. */
+  async get(refOrId: string): Promise<ImageInfo> {
+    const id = this.resolve(refOrId);
+    const rec = this.store.get(id);
+    const { tags, digests } = this.refsOf(id);
+    const info: ImageInfo = { id, config: await this.config(id), repoTags: tags, repoDigests: digests };
+    if (rec.chainId) info.chainId = rec.chainId;
+    return info;
+  }
+
+  /** Familiar tags and digests of an image, sorted. */
+  refsOf(id: string): { tags: string[]; digests: string[] } {
+    const tags: string[] = [];
+    const digests: string[] = [];
+    for (const r of this.store.refsOf(id)) {
+      const ref = parseReference(r);
+      (ref.digest ? digests : tags).push(familiarString(ref));
+    }
+    return { tags, digests };
+  }
+
+  /** Unpacked size of an image: the sum of its layers' sizes. */
+  size(rec: ImageRecord): number {
+    return rec.layers.reduce((a, l) => a + l.unpackedSize, 0);
+  }
+
+  async inspect(refOrId: string): Promise<ImageInspect> {
+    const id = this.resolve(refOrId);
+    const rec = this.store.get(id);
+    const { tags, digests } = this.refsOf(id);
+    return inspectShape({
+      id,
+      config: await this.config(id),
+      repoTags: tags,
+      repoDigests: digests,
+      parent: rec.parent,
+      size: this.size(rec),
+      graphDriver: this.graphDriverData(rec),
+      lastTagTime: rec.lastTagTime,
+    });
+  }
+
+  /**
+   * Overlay directories as Docker shows them: UpperDir is the top layer, LowerDir the
+   * layers below (top first), Merged/Work beside the top layer.
+   */
+  private graphDriverData(rec: ImageRecord): Record<string, string> | null {
+    const dir = this.opts.snapshotDir;
+    if (!dir || !rec.chainId) return null;
+    const chains = chainIDs(rec.layers.map((l) => l.diffID));
+    const ids = chains.map((c) => this.snapshotDirId(c));
+    if (ids.some((x) => x === undefined)) return null;
+    const fsDirs = ids.map((x) => path.join(dir, String(x), 'fs'));
+    const top = path.join(dir, String(ids[ids.length - 1]));
+    const data: Record<string, string> = {};
+    if (fsDirs.length > 1) data.LowerDir = fsDirs.slice(0, -1).reverse().join(':');
+    data.MergedDir = path.join(top, 'merged');
+    data.UpperDir = fsDirs[fsDirs.length - 1]!;
+    data.WorkDir = path.join(top, 'work');
+    return data;
+  }
+
+  /** The overlay snapshotter's directory id of a snapshot (read from its table). */
+  private snapshotDirId(name: string): number | undefined {
+    try {
+      return this.opts.db.raw.prepare('SELECT id FROM snapshots WHERE key = ?').pluck().get(name) as number | undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async history(refOrId: string): Promise<HistoryItem[]> {
+    const id = this.resolve(refOrId);
+    const rec = this.store.get(id);
+    const cfg = await this.config(id);
+    const out: HistoryItem[] = [];
+    let layer = 0;
+    for (const h of cfg.history ?? []) {
+      let size = 0;
+      if (!h.empty_layer) {
+        size = rec.layers[layer]?.unpackedSize ?? 0;
+        layer++;
+      }
+      out.unshift({ Comment: h.comment ?? '', Created: unixSeconds(h.created), CreatedBy: h.created_by ?? '', Id: '<missing>', Size: size, Tags: null });
+    }
+    // the local parent chain fills in IDs and tags, one history entry per ancestor (as Docker)
+    let cur: ImageRecord | undefined = rec;
+    for (const item of out) {
+      if (!cur) break;
+      item.Id = cur.id;
+      const tags = this.refsOf(cur.id).tags;
+      item.Tags = tags.length ? tags : null;
+      cur = cur.parent ? this.store.find(cur.parent) : undefined;
+    }
+    return out;
+  }
+
+  /** Adds `repo[:tag]` to an image. Throws not-found, invalid-argument. */
+  async tag(refOrId: string, repo: string, tag: string | undefined): Promise<string> {
+    const id = this.resolve(refOrId);
+    if (!repo) throw invalidArgument('repository name must have at least one component');
+    let ref: NamedReference = parseNormalizedNamed(repo);
+    if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
+    if (tag) ref = withTag(ref, tag);
+    ref = tagNameOnly(ref);
+    if (ref.path === 'library/sha256' || familiarString(new NamedReference(ref.domain, ref.path)) === 'sha256') {
+      throw invalidArgument('refusing to create an ambiguous tag using digest algorithm as name');
+    }
+    this.addRef(ref, id);
+    return familiarString(ref);
+  }
+
+  /** Points a normalised reference at an image, emitting Docker's tag event. */
+  addRef(ref: NamedReference, id: string): void {
+    this.store.setRef(ref.toString(), id);
+    this.emit('tag', id, familiarString(ref));
+  }
+
+  /** Publishes an image event with the image's labels as attributes. */
+  emit(action: string, id: string, name: string, labels?: Record<string, string> | null): void {
+    this.opts.events.publish('image', action, id, { ...(labels ?? {}), name });
+  }
+
+  private async users(id: string): Promise<ImageUser[]> {
+    return this.containerChecker(id);
+  }
+
+  /**
+   * DELETE /images/{name}: untags, and deletes the image when no reference is left,
+   * with Docker's conflict rules. Returns the records Docker returns.
+   */
+  async remove(refOrId: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<DeleteRecord[]> {
+    const force = !!opts.force;
+    const prune = !opts.noprune;
+    const id = this.resolve(refOrId);
+    const records: DeleteRecord[] = [];
+    let repoRefs = this.store.refsOf(id).map((r) => parseReference(r));
+    let removedRepositoryRef = false;
+    if (!isImageIdPrefix(id, refOrId)) {
+      if (!force && isSingleReference(repoRefs)) {
+        const u = (await this.users(id))[0];
+        if (u) {
+          throw conflict(`conflict: unable to remove repository reference "${refOrId}" (must force) - container ${u.id.slice(0, 12)} is using its referenced image ${short(id)}`);
+        }
+      }
+      let parsed = parseNormalizedNamed(refOrId);
+      if (!parsed.digest) parsed = tagNameOnly(parsed);
+      this.store.deleteRef(parsed.toString());
+      this.emit('untag', id, id);
+      records.push({ Untagged: familiarString(parsed) });
+      repoRefs = this.store.refsOf(id).map((r) => parseReference(r));
+      if (!parsed.digest && !repoRefs.some((r) => !r.digest && r.name === parsed.name)) {
+        for (const r of repoRefs.filter((x) => x.digest && x.name === parsed.name)) {
+          this.store.deleteRef(r.toString());
+          this.emit('untag', id, id);
+          records.push({ Untagged: familiarString(r) });
+        }
+        repoRefs = this.store.refsOf(id).map((r) => parseReference(r));
+      }
+      if (repoRefs.length > 0) return records;
+      removedRepositoryRef = true;
+    } else if (isSingleReference(repoRefs)) {
+      const c = await this.deleteConflict(id, { hard: true, soft: !force, activeReference: false });
+      if (c) throw conflict(c.message);
+      for (const r of repoRefs) {
+        this.store.deleteRef(r.toString());
+        this.emit('untag', id, id);
+        records.push({ Untagged: familiarString(r) });
+      }
+    }
+    await this.deleteHelper(id, records, force, prune, removedRepositoryRef);
+    return records;
+  }
+
+  private async deleteConflict(id: string, mask: { hard: boolean; soft: boolean; activeReference?: boolean }): Promise<{ message: string; hard: boolean; used: boolean } | undefined> {
+    const msg = (hard: boolean, m: string) => `conflict: unable to delete ${short(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${m}`;
+    if (mask.hard && this.store.children(id).length > 0) return { message: msg(true, 'image has dependent child images'), hard: true, used: false };
+    const users = mask.hard || mask.soft ? await this.users(id) : [];
+    const running = users.find((u) => u.running);
+    if (mask.hard && running) return { message: msg(true, `image is being used by running container ${running.id.slice(0, 12)}`), hard: true, used: true };
+    if (mask.soft && mask.activeReference !== false && this.store.refsOf(id).length > 0) {
+      return { message: msg(false, 'image is referenced in multiple repositories'), hard: false, used: false };
+    }
+    const stopped = users.find((u) => !u.running);
+    if (mask.soft && stopped) return { message: msg(false, `image is being used by stopped container ${stopped.id.slice(0, 12)}`), hard: false, used: true };
+    return undefined;
+  }
+
+  private async deleteHelper(id: string, records: DeleteRecord[], force: boolean, prune: boolean, quiet: boolean): Promise<void> {
+    const c = await this.deleteConflict(id, { hard: true, soft: !force });
+    if (c) {
+      const dangling = this.store.refsOf(id).length === 0;
+      if (quiet && (!dangling || c.used)) return;
+      throw conflict(c.message);
+    }
+    const rec = this.store.get(id);
+    for (const r of this.store.refsOf(id)) {
+      this.store.deleteRef(r);
+      this.emit('untag', id, id);
+      records.push({ Untagged: familiarString(parseReference(r)) });
+    }
+    const cfg = await this.config(id).catch(() => undefined);
+    const resources = this.store.delete(id, { force: true });
+    const removedLayers = await this.release(resources, rec);
+    this.emit('delete', id, id, cfg?.config?.Labels);
+    records.push({ Deleted: id });
+    for (const l of removedLayers) records.push({ Deleted: l });
+    if (!prune || !rec.parent || !this.store.find(rec.parent)) return;
+    await this.deleteHelper(rec.parent, records, false, true, true);
+  }
+
+  /**
+   * Frees what a deleted image held and nothing else holds: its snapshots from the
+   * top down (stopping at one still in use) and its blobs. Returns the removed chain IDs.
+   */
+  private async release(resources: Array<{ kind: string; id: string }>, rec: ImageRecord): Promise<string[]> {
+    const removed: string[] = [];
+    const chains = chainIDs(rec.layers.map((l) => l.diffID));
+    for (let i = chains.length - 1; i >= 0; i--) {
+      const name = chains[i]!;
+      if (this.store.isReferenced({ kind: 'snapshot', id: name })) break;
+      try {
+        await this.opts.snapshotter.remove(name);
+        removed.push(name);
+      } catch (err) {
+        if (kindOf(err) === 'not-found') continue;
+        if (kindOf(err) === 'conflict') break;
+        throw err;
+      }
+    }
+    for (const r of resources) {
+      if (r.kind !== 'content' || this.store.isReferenced({ kind: 'content', id: r.id })) continue;
+      await this.opts.content.delete(r.id).catch((err) => {
+        if (!isStevedoreError(err) || err.kind !== 'not-found') this.opts.log?.warn('could not delete blob', { digest: r.id, err });
+      });
+    }
+    return removed;
+  }
+
+  /** GET /images/json. */
+  async list(opts: { all?: boolean; digests?: boolean; filters?: Map<string, string[]> } = {}): Promise<ImageSummary[]> {
+    const filters = opts.filters ?? new Map<string, string[]>();
+    for (const k of filters.keys()) {
+      if (!['dangling', 'label', 'before', 'since', 'reference'].includes(k)) throw invalidArgument(`Invalid filter '${k}'`);
+    }
+    const dangling = boolFilter(filters, 'dangling');
+    const beforeT = await this.timeFilter(filters, 'before');
+    const sinceT = await this.timeFilter(filters, 'since');
+    const out: ImageSummary[] = [];
+    for (const rec of this.store.list()) {
+      const cfg = await this.config(rec.id).catch(() => undefined);
+      if (!cfg) continue;
+      const created = unixSeconds(cfg.created);
+      if (beforeT !== undefined && !(created < beforeT.t && rec.id !== beforeT.id)) continue;
+      if (sinceT !== undefined && !(created > sinceT.t && rec.id !== sinceT.id)) continue;
+      const labels = cfg.config?.Labels ?? null;
+      if (filters.has('label') && !matchLabels(labels, filters.get('label')!)) continue;
+      let { tags, digests } = this.refsOf(rec.id);
+      const isDangling = tags.length === 0 && digests.length === 0;
+      if (dangling === true && !isDangling) continue;
+      if (dangling === false && isDangling) continue;
+      if (filters.has('reference')) {
+        const pats = filters.get('reference')!;
+        const all = [...tags, ...digests];
+        const matched = all.filter((r) => pats.some((p) => matchReference(p, r)));
+        if (matched.length === 0) continue;
+        tags = tags.filter((t) => matched.includes(t));
+        digests = digests.filter((d) => matched.includes(d));
+      }
+      if (isDangling && !opts.all && this.store.children(rec.id).length > 0) continue;
+      const size = this.size(rec);
+      out.push({
+        Containers: -1,
+        Created: created,
+        Id: rec.id,
+        Labels: labels,
+        ParentId: rec.parent ?? '',
+        RepoDigests: isDangling ? ['<none>@<none>'] : digests.length ? digests : null,
+        RepoTags: isDangling ? ['<none>:<none>'] : tags.length ? tags : null,
+        SharedSize: -1,
+        Size: size,
+        VirtualSize: size,
+      });
+    }
+    out.sort((a, b) => b.Created - a.Created);
+    return out;
+  }
+
+  private async timeFilter(filters: Map<string, string[]>, key: string): Promise<{ t: number; id: string } | undefined> {
+    const v = filters.get(key);
+    if (!v || v.length === 0) return undefined;
+    let best: { t: number; id: string } | undefined;
+    for (const ref of v) {
+      const id = this.resolve(ref);
+      const t = unixSeconds((await this.config(id)).created);
+      if (!best || (key === 'before' ? t < best.t : t > best.t)) best = { t, id };
+    }
+    return best;
+  }
+
+  /** POST /images/prune. */
+  async prune(filters: Map<string, string[]>): Promise<PruneReport> {
+    for (const k of filters.keys()) {
+      if (!['dangling', 'label', 'label!', 'until'].includes(k)) throw invalidArgument(`Invalid filter '${k}'`);
+    }
+    const danglingOnly = boolFilter(filters, 'dangling') ?? true;
+    const until = filters.get('until')?.map(parseUntil);
+    const records: DeleteRecord[] = [];
+    let reclaimed = 0;
+    const candidates = this.store.list().filter((r) => this.store.children(r.id).length === 0);
+    for (const rec of candidates) {
+      if (!this.store.find(rec.id)) continue;
+      const cfg = await this.config(rec.id).catch(() => undefined);
+      if (!cfg) continue;
+      const created = unixSeconds(cfg.created);
+      if (until && until.some((u) => created >= u)) continue;
+      const labels = cfg.config?.Labels ?? null;
+      if (filters.has('label') && !matchLabels(labels, filters.get('label')!)) continue;
+      if (filters.has('label!') && matchLabels(labels, filters.get('label!')!, true)) continue;
+      const refs = this.store.refsOf(rec.id);
+      if (danglingOnly && refs.length > 0) continue;
+      if ((await this.users(rec.id)).length > 0) continue;
+      const before = await this.layerBytes();
+      try {
+        if (refs.length > 0) {
+          for (const r of refs) {
+            this.store.deleteRef(r);
+            this.emit('untag', rec.id, rec.id);
+            records.push({ Untagged: familiarString(parseReference(r)) });
+          }
+        }
+        await this.deleteHelper(rec.id, records, false, true, true);
+      } catch (err) {
+        if (kindOf(err) !== 'conflict' && kindOf(err) !== 'not-found') throw err;
+      }
+      reclaimed += Math.max(0, before - (await this.layerBytes()));
+    }
+    this.opts.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ImagesDeleted: records.length ? records : null, SpaceReclaimed: reclaimed };
+  }
+
+  /** Bytes of all unique layers of all images. */
+  async layerBytes(): Promise<number> {
+    const seen = new Map<string, number>();
+    for (const rec of this.store.list()) {
+      const chains = chainIDs(rec.layers.map((l) => l.diffID));
+      rec.layers.forEach((l, i) => seen.set(chains[i]!, l.unpackedSize));
+    }
+    let n = 0;
+    for (const v of seen.values()) n += v;
+    return n;
+  }
+
+  /** The `Images` and `LayersSize` parts of GET /system/df. */
+  async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[] }> {
+    const list = await this.list({ all: true });
+    const refcount = new Map<string, number>();
+    const chainsOf = new Map<string, string[]>();
+    for (const rec of this.store.list()) {
+      const chains = chainIDs(rec.layers.map((l) => l.diffID));
+      chainsOf.set(rec.id, chains);
+      for (const c of chains) refcount.set(c, (refcount.get(c) ?? 0) + 1);
+    }
+    for (const s of list) {
+      const rec = this.store.get(s.Id);
+      const chains = chainsOf.get(s.Id) ?? [];
+      s.SharedSize = rec.layers.reduce((a, l, i) => a + ((refcount.get(chains[i]!) ?? 0) > 1 ? l.unpackedSize : 0), 0);
+      s.Containers = (await this.users(s.Id)).length;
+    }
+    return { LayersSize: await this.layerBytes(), Images: list };
+  }
+}
+
+function short(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Docker's isSingleReference: one tag (plus digests of the same repository) at most. */
+function isSingleReference(refs: NamedReference[]): boolean {
+  if (refs.length <= 1) return refs.length === 1;
+  let single: NamedReference | undefined;
+  const canonical = new Set<string>();
+  for (const r of refs) {
+    if (r.digest) canonical.add(r.name);
+    else if (!single) single = r;
+    else return false;
+  }
+  single ??= refs[0]!;
+  return canonical.size === 1 && canonical.has(single.name);
+}
+
+function boolFilter(filters: Map<string, string[]>, key: string): boolean | undefined {
+  const v = filters.get(key);
+  if (!v || v.length === 0) return undefined;
+  const s = v[0]!.toLowerCase();
+  if (s === 'true' || s === '1') return true;
+  if (s === 'false' || s === '0') return false;
+  throw invalidArgument(`Invalid filter '${key}=${v[0]}'`);
+}
+
+/** `key` or `key=value` label filters; all must match (or, with `any`, one). */
+function matchLabels(labels: Record<string, string> | null, wanted: string[], any = false): boolean {
+  const l = labels ?? {};
+  const test = (w: string) => {
+    const i = w.indexOf('=');
+    if (i < 0) return Object.prototype.hasOwnProperty.call(l, w);
+    return l[w.slice(0, i)] === w.slice(i + 1);
+  };
+  return any ? wanted.some(test) : wanted.every(test);
+}
+
+/** Docker's reference filter: a glob over the familiar name, or name:tag. */
+function matchReference(pattern: string, ref: string): boolean {
+  const re = (p: string) => new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+  const at = ref.indexOf('@');
+  const nameTag = at >= 0 ? ref.slice(0, at) : ref;
+  const colon = nameTag.lastIndexOf(':');
+  const name = colon > nameTag.lastIndexOf('/') ? nameTag.slice(0, colon) : nameTag;
+  try {
+    return re(pattern).test(ref) || re(pattern).test(name);
+  } catch {
+    return false;
+  }
+}
+
+/** An `until` value: a Unix timestamp, an RFC 3339 time, or a Go duration before now. */
+function parseUntil(v: string): number {
+  const now = Date.now() / 1000;
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  const d = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
+  if (d) {
+    const mult: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+    return now - Number(d[1]) * mult[d[2]!]!;
+  }
+  const t = Date.parse(v);
+  if (Number.isFinite(t)) return t / 1000;
+  throw invalidArgument(`failed to parse value as time or duration: "${v}"`);
+}
+
+export { DIGEST_RE };

@@ -1,0 +1,151 @@
+/**
+ * Dockerfile-style `changes` of `docker import -c` and `docker commit -c`:
+ * CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR.
+ * Each change is one instruction; JSON array arguments or shell form.
+ */
+import * as path from 'node:path';
+import { invalidArgument } from '../errdefs';
+import type { ContainerConfig } from './types';
+
+const VALID = new Set(['cmd', 'entrypoint', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
+
+/** Applies `changes` to a copy of `base` and returns it. Throws invalid-argument. */
+export function applyChanges(base: ContainerConfig, changes: string[]): ContainerConfig {
+  const c: ContainerConfig = structuredClone(base);
+  for (const raw of changes) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(\S+)\s*([\s\S]*)$/.exec(line)!;
+    const cmd = m[1]!.toLowerCase();
+    const rest = m[2]!.trim();
+    if (!VALID.has(cmd)) throw invalidArgument(`${cmd} is not a valid change command`);
+    switch (cmd) {
+      case 'cmd':
+        c.Cmd = execForm(rest, true);
+        break;
+      case 'entrypoint':
+        c.Entrypoint = execForm(rest, true);
+        break;
+      case 'env': {
+        const env = [...(c.Env ?? [])];
+        for (const [k, v] of keyValues(rest, 'ENV')) {
+          const i = env.findIndex((e) => e.split('=')[0] === k);
+          if (i >= 0) env[i] = `${k}=${v}`;
+          else env.push(`${k}=${v}`);
+        }
+        c.Env = env;
+        break;
+      }
+      case 'label': {
+        const labels = { ...(c.Labels ?? {}) };
+        for (const [k, v] of keyValues(rest, 'LABEL')) labels[k] = v;
+        c.Labels = labels;
+        break;
+      }
+      case 'expose': {
+        const ports = { ...(c.ExposedPorts ?? {}) };
+        for (const p of words(rest)) {
+          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p)) throw invalidArgument(`invalid containerPort: ${p}`);
+          ports[p.includes('/') ? p.toLowerCase() : `${p}/tcp`] = {};
+        }
+        c.ExposedPorts = ports;
+        break;
+      }
+      case 'volume': {
+        const vols = { ...(c.Volumes ?? {}) };
+        const list = rest.startsWith('[') ? jsonArray(rest) : words(rest);
+        if (list.length === 0) throw invalidArgument('VOLUME specified can not be an empty string');
+        for (const v of list) vols[v] = {};
+        c.Volumes = vols;
+        break;
+      }
+      case 'workdir':
+        if (rest === '') throw invalidArgument('WORKDIR requires exactly one argument');
+        c.WorkingDir = path.posix.isAbsolute(rest) ? path.posix.normalize(rest) : path.posix.join(c.WorkingDir || '/', rest);
+        break;
+      case 'user':
+        if (rest === '') throw invalidArgument('USER requires exactly one argument');
+        c.User = rest;
+        break;
+      case 'stopsignal':
+        if (rest === '') throw invalidArgument('STOPSIGNAL requires exactly one argument');
+        c.StopSignal = rest;
+        break;
+      case 'onbuild':
+        if (rest === '') throw invalidArgument('ONBUILD requires at least one argument');
+        c.OnBuild = [...(c.OnBuild ?? []), rest];
+        break;
+    }
+  }
+  return c;
+}
+
+function jsonArray(s: string): string[] {
+  try {
+    const v = JSON.parse(s) as unknown;
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  } catch {
+    /* fall through */
+  }
+  throw invalidArgument(`invalid JSON array: ${s}`);
+}
+
+/** JSON form `["a","b"]`, or shell form wrapped in `/bin/sh -c`. */
+function execForm(s: string, shell: boolean): string[] {
+  if (s.startsWith('[')) {
+    try {
+      return jsonArray(s);
+    } catch {
+      /* not JSON: shell form, as Docker does */
+    }
+  }
+  return shell ? ['/bin/sh', '-c', s] : words(s);
+}
+
+/** Words split on whitespace, honouring double and single quotes. */
+function words(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | undefined;
+  let inWord = false;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else if (ch === '\\' && quote === '"' && i + 1 < s.length) cur += s[++i];
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inWord = true;
+    } else if (ch === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (quote) throw invalidArgument(`unmatched quote in ${JSON.stringify(s)}`);
+  if (inWord) out.push(cur);
+  return out;
+}
+
+/** `k=v k2="v 2"` or the legacy `k v` form. */
+function keyValues(s: string, what: string): Array<[string, string]> {
+  const ws = words(s);
+  if (ws.length === 0) throw invalidArgument(`${what} requires at least one argument`);
+  if (!ws[0]!.includes('=')) {
+    const m = /^(\S+)\s+([\s\S]*)$/.exec(s);
+    if (!m) throw invalidArgument(`${what} must have two arguments`);
+    return [[m[1]!, words(m[2]!).join(' ')]];
+  }
+  return ws.map((w) => {
+    const i = w.indexOf('=');
+    if (i <= 0) throw invalidArgument(`${what} names can not be blank`);
+    return [w.slice(0, i), w.slice(i + 1)];
+  });
+}

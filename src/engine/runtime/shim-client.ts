@@ -1,0 +1,104 @@
+/**
+ * The client side of the shim's socket protocol (docs/shim.md): one request line per
+ * connection, one reply line ("ok …", "error …", "exit {json}"); an `attach` request
+ * turns the connection into the raw stdio stream after its "ok" line.
+ */
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { StevedoreError, errnoCode, internal, unavailable } from '../errdefs';
+
+const MAX_REPLY = 4096;
+
+/** The shim is not there (socket missing or refused): it exited or crashed. */
+export function isShimGone(err: unknown): boolean {
+  const c = errnoCode(err) ?? (err as { cause?: unknown })?.cause;
+  const code = typeof c === 'string' ? c : errnoCode(c);
+  return code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
+function connect(sock: string, signal?: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const s = net.createConnection({ path: sock, allowHalfOpen: true });
+    const onErr = (err: Error) => {
+      s.destroy();
+      reject(Object.assign(unavailable(`shim not reachable at ${sock}: ${err.message}`, err), { code: errnoCode(err) }));
+    };
+    s.once('error', onErr);
+    s.once('connect', () => {
+      s.off('error', onErr);
+      resolve(s);
+    });
+  });
+}
+
+/**
+ * Reads one '\n'-terminated line in paused mode; bytes after it are pushed back, and
+ * the socket is left neither flowing nor explicitly paused, so that a later 'data'
+ * listener or pipe() starts it as usual.
+ */
+function readLine(s: net.Socket, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const done = (err: Error | undefined, line?: string, rest?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      s.off('readable', onReadable);
+      s.off('end', onEnd);
+      s.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (rest && rest.length > 0) s.unshift(rest);
+      if (err) reject(err);
+      else resolve(line ?? '');
+    };
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while (!settled && (chunk = s.read() as Buffer | null) !== null) {
+        buf = Buffer.concat([buf, chunk]);
+        const nl = buf.indexOf(0x0a);
+        if (nl >= 0) done(undefined, buf.subarray(0, nl).toString('utf8'), buf.subarray(nl + 1));
+        else if (buf.length > MAX_REPLY) done(internal('shim reply too long'));
+      }
+    };
+    const onEnd = () => done(unavailable('shim closed the connection without a reply'));
+    const onError = (err: Error) => done(unavailable(`shim connection failed: ${err.message}`, err));
+    const onAbort = () => {
+      s.destroy();
+      done(signal?.reason instanceof Error ? signal.reason : new StevedoreError('unavailable', 'aborted'));
+    };
+    s.on('readable', onReadable);
+    s.once('end', onEnd);
+    s.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Sends one request and returns the reply line. Throws `unavailable` if the shim is gone. */
+export async function shimRequest(sock: string, line: string, signal?: AbortSignal): Promise<string> {
+  const s = await connect(sock, signal);
+  try {
+    s.write(line + '\n');
+    return await readLine(s, signal);
+  } finally {
+    s.destroy();
+  }
+}
+
+/** Opens an attach stream; the returned socket carries stdcopy frames (or raw tty bytes). */
+export async function shimAttach(sock: string, stdin: boolean, stdout: boolean, stderr: boolean): Promise<Duplex> {
+  const s = await connect(sock);
+  s.write(`attach ${stdin ? 1 : 0} ${stdout ? 1 : 0} ${stderr ? 1 : 0}\n`);
+  let reply: string;
+  try {
+    reply = await readLine(s);
+  } catch (err) {
+    s.destroy();
+    throw err;
+  }
+  if (reply !== 'ok') {
+    s.destroy();
+    throw new StevedoreError('conflict', reply.replace(/^error /, ''));
+  }
+  return s;
+}

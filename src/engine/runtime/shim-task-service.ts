@@ -1,0 +1,406 @@
+/**
+ * TaskService over `stevedore-shim`: one shim per container, found through its state
+ * dir `<execRoot>/shims/<id>/`. This object keeps no per-container state in memory, so
+ * a fresh instance (after a daemon restart) sees every task a previous one started.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { constants as osConstants } from 'node:os';
+import { conflict, internal, invalidArgument, notFound, StevedoreError } from '../errdefs';
+import { projectRoot } from '../sys/project';
+import { RuntimeCreateError, lastRuntimeError } from './errors';
+import { type RuntimeConfig, RuntimeCommandError, runRuntime } from './runtime-cli';
+import { isShimGone, shimAttach, shimRequest } from './shim-client';
+import type { AttachOptions, ExitStatus, LinuxResources, StartOptions, TaskService, TaskState } from './types';
+
+/** Where and with what the service runs tasks. */
+export interface ShimTaskServiceOptions {
+  /** The daemon's exec root (e.g. /run/stevedore); state dirs go under `shims/`. */
+  execRoot: string;
+  /** Runtime binary for new tasks: "runc" (default), "crun" or a path. */
+  runtime?: string;
+  /** The runtime's --root; default `<execRoot>/runtime/<basename(runtime)>`. */
+  runtimeRoot?: string;
+  /** Extra global runtime flags (e.g. --systemd-cgroup). */
+  runtimeArgs?: string[];
+  /** The shim binary; default `<projectRoot>/native/shim/stevedore-shim`. */
+  shimPath?: string;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** sockaddr_un.sun_path holds 108 bytes including the NUL. */
+const MAX_SOCK_PATH = 107;
+
+/** What the shim was started with; kept in the state dir as shim.json. */
+interface ShimRecord extends RuntimeConfig {
+  bundle: string;
+  tty: boolean;
+}
+
+const SIGNALS = osConstants.signals as Record<string, number>;
+
+/** Normalises 9, "9", "KILL", "SIGKILL" to a signal number; throws invalid-argument. */
+export function parseSignal(sig: number | string): number {
+  if (typeof sig === 'number' || /^\d+$/.test(sig)) {
+    const n = Number(sig);
+    if (Number.isInteger(n) && n > 0 && n < 65) return n;
+  } else {
+    const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : 'SIG' + sig.toUpperCase();
+    if (SIGNALS[name] !== undefined) return SIGNALS[name];
+  }
+  throw invalidArgument(`Invalid signal: ${sig}`);
+}
+
+export class ShimTaskService implements TaskService {
+  private readonly shimsDir: string;
+  private readonly runtime: RuntimeConfig;
+  private readonly shimPath: string;
+
+  constructor(opts: ShimTaskServiceOptions) {
+    const runtime = opts.runtime ?? 'runc';
+    this.shimsDir = path.join(opts.execRoot, 'shims');
+    this.runtime = {
+      runtime,
+      root: opts.runtimeRoot ?? path.join(opts.execRoot, 'runtime', path.basename(runtime)),
+      args: opts.runtimeArgs ?? [],
+    };
+    this.shimPath = opts.shimPath ?? path.join(projectRoot(), 'native', 'shim', 'stevedore-shim');
+  }
+
+  async create(opts: StartOptions): Promise<{ pid: number }> {
+    opts.signal?.throwIfAborted();
+    if (!ID_RE.test(opts.id)) throw invalidArgument(`invalid container id: ${JSON.stringify(opts.id)}`);
+    if (!path.isAbsolute(opts.bundle)) throw invalidArgument('bundle path must be absolute');
+    const dir = this.dir(opts.id);
+    if (path.join(dir, 'console.sock').length > MAX_SOCK_PATH) {
+      throw invalidArgument(`exec root too long for unix sockets: ${dir}`);
+    }
+    if (fs.existsSync(dir)) {
+      if (this.shimAlive(opts.id) || fs.existsSync(path.join(dir, 'exit.json'))) {
+        throw conflict(`task ${opts.id} already exists`);
+      }
+      fs.rmSync(dir, { recursive: true, force: true }); // leftover of a crashed create
+    }
+    fs.mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const record: ShimRecord = { ...this.runtime, bundle: opts.bundle, tty: opts.tty };
+    fs.writeFileSync(path.join(dir, 'shim.json'), JSON.stringify(record));
+
+    const args = ['--id', opts.id, '--bundle', opts.bundle, '--state-dir', dir, '--runtime', this.runtime.runtime,
+      '--runtime-root', this.runtime.root, '--ready-fd', '3'];
+    for (const a of this.runtime.args) args.push('--runtime-arg', a);
+    if (opts.logPath) {
+      args.push('--log', path.resolve(opts.logPath));
+      if (opts.logMaxSize && opts.logMaxSize > 0) args.push('--log-max-size', String(Math.floor(opts.logMaxSize)));
+      if (opts.logMaxFiles && opts.logMaxFiles > 0) args.push('--log-max-files', String(Math.floor(opts.logMaxFiles)));
+    }
+    if (opts.tty) args.push('--tty');
+    if (opts.openStdin) args.push('--stdin');
+    if (opts.stdinOnce) args.push('--stdin-once');
+
+    let line: string;
+    try {
+      line = await this.spawnShim(args);
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const ok = /^ok (\d+)$/.exec(line);
+    if (!ok) {
+      const msg = lastRuntimeError(path.join(dir, 'runtime.log'));
+      const shimLog = readSmall(path.join(dir, 'shim.log'));
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (/^error create/.test(line) && msg) throw new RuntimeCreateError(msg, 'create');
+      throw internal(`shim failed to create ${opts.id}: ${line || shimLog.trim() || 'no reply'}`);
+    }
+    if (opts.signal?.aborted) {
+      await this.delete(opts.id).catch(() => {});
+      opts.signal.throwIfAborted();
+    }
+    return { pid: Number(ok[1]) };
+  }
+
+  async startCreated(id: string): Promise<void> {
+    const reply = await this.request(id, 'start');
+    if (reply !== 'ok') {
+      const msg = lastRuntimeError(path.join(this.dir(id), 'runtime.log'));
+      if (msg) throw new RuntimeCreateError(msg, 'start');
+      throw internal(`cannot start ${id}: ${reply.replace(/^error /, '')}`);
+    }
+  }
+
+  async start(opts: StartOptions): Promise<{ pid: number }> {
+    const r = await this.create(opts);
+    try {
+      await this.startCreated(opts.id);
+    } catch (err) {
+      await this.delete(opts.id).catch(() => {});
+      throw err;
+    }
+    return r;
+  }
+
+  async attach(id: string, opts: AttachOptions): Promise<Duplex> {
+    this.record(id);
+    try {
+      return await shimAttach(this.sock(id), opts.stdin, opts.stdout, opts.stderr);
+    } catch (err) {
+      if (isShimGone(err)) throw conflict(`container ${id} is not running`);
+      throw err;
+    }
+  }
+
+  async kill(id: string, signal: number | string, opts: { all?: boolean } = {}): Promise<void> {
+    const rec = this.record(id);
+    const sig = parseSignal(signal);
+    try {
+      await runRuntime(rec, ['kill', ...(opts.all ? ['--all'] : []), id, String(sig)]);
+    } catch (err) {
+      if (err instanceof RuntimeCommandError && (err.notRunning || err.notExist || fs.existsSync(this.exitFile(id)))) {
+        throw conflict(`Container ${id} is not running`, err);
+      }
+      throw asInternal(err);
+    }
+  }
+
+  async wait(id: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    this.record(id);
+    const done = this.readExit(id);
+    if (done) return done;
+    try {
+      const reply = await shimRequest(this.sock(id), 'wait', opts.signal);
+      const m = /^exit (\{.*\})$/.exec(reply);
+      if (!m) throw internal(`unexpected reply from shim: ${reply}`);
+      return parseExit(m[1]);
+    } catch (err) {
+      opts.signal?.throwIfAborted();
+      const again = this.readExit(id);
+      if (again) return again;
+      if (isShimGone(err) || (err instanceof StevedoreError && err.kind === 'unavailable')) {
+        // The shim died without recording a status: Docker reports 255 in that case.
+        return { exitCode: 255, oomKilled: false, finishedAt: new Date() };
+      }
+      throw err;
+    }
+  }
+
+  async resize(id: string, height: number, width: number): Promise<void> {
+    if (!Number.isInteger(height) || !Number.isInteger(width) || height < 0 || width < 0 || height > 65535 || width > 65535) {
+      throw invalidArgument('invalid terminal size');
+    }
+    const reply = await this.request(id, `resize ${height} ${width}`);
+    if (reply !== 'ok') throw conflict(reply.replace(/^error /, ''));
+  }
+
+  async closeStdin(id: string): Promise<void> {
+    const reply = await this.request(id, 'close-stdin');
+    if (reply !== 'ok') throw internal(reply.replace(/^error /, ''));
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.runtimeOp(id, ['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.runtimeOp(id, ['resume', id]);
+  }
+
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    const file = path.join(this.dir(id), 'update.json');
+    fs.writeFileSync(file, JSON.stringify(resources));
+    try {
+      await this.runtimeOp(id, ['update', '--resources', file, id]);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  async ps(id: string): Promise<number[]> {
+    const out = await this.runtimeOp(id, ['ps', '--format', 'json', id]);
+    const pids: unknown = JSON.parse(out.trim() || '[]');
+    if (!Array.isArray(pids) || !pids.every((p) => Number.isInteger(p))) throw internal('unexpected ps output from runtime');
+    return pids as number[];
+  }
+
+  async state(id: string): Promise<TaskState> {
+    const rec = this.record(id);
+    try {
+      const st = JSON.parse(await runRuntime(rec, ['state', id])) as { status?: string };
+      if (st.status === 'created' || st.status === 'running' || st.status === 'paused' || st.status === 'stopped') {
+        return st.status;
+      }
+      throw internal(`unexpected runtime status: ${String(st.status)}`);
+    } catch (err) {
+      if (fs.existsSync(this.exitFile(id))) return 'stopped';
+      if (err instanceof RuntimeCommandError && err.notExist) return 'stopped';
+      throw asInternal(err);
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    const rec = this.record(id);
+    const shimPid = this.shimPid(id);
+    let deleted = false;
+    if (shimPid && this.shimAlive(id)) {
+      try {
+        deleted = (await shimRequest(this.sock(id), 'delete')) === 'ok';
+      } catch (err) {
+        if (!isShimGone(err) && !(err instanceof StevedoreError && err.kind === 'unavailable')) throw err;
+      }
+      await waitGone(shimPid, 5000);
+    }
+    if (!deleted) {
+      try {
+        await runRuntime(rec, ['delete', '--force', id]);
+      } catch (err) {
+        if (!(err instanceof RuntimeCommandError && err.notExist)) throw asInternal(err);
+      }
+    }
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.shimsDir);
+    } catch {
+      return [];
+    }
+    return names.filter((id) => ID_RE.test(id) && (fs.existsSync(this.exitFile(id)) || this.shimAlive(id))).sort();
+  }
+
+  // ---- helpers ----
+
+  private dir(id: string): string {
+    if (!ID_RE.test(id)) throw notFound(`No such container: ${id}`);
+    return path.join(this.shimsDir, id);
+  }
+
+  private sock(id: string): string {
+    return path.join(this.dir(id), 'shim.sock');
+  }
+
+  private exitFile(id: string): string {
+    return path.join(this.dir(id), 'exit.json');
+  }
+
+  /** The runtime config the task was created with; not-found when there is no task. */
+  private record(id: string): ShimRecord {
+    try {
+      const r = JSON.parse(fs.readFileSync(path.join(this.dir(id), 'shim.json'), 'utf8')) as ShimRecord;
+      if (typeof r.runtime !== 'string' || typeof r.root !== 'string' || !Array.isArray(r.args)) throw new Error('bad record');
+      return r;
+    } catch (err) {
+      throw notFound(`No such container: ${id}`, err);
+    }
+  }
+
+  private async request(id: string, line: string): Promise<string> {
+    this.record(id);
+    try {
+      return await shimRequest(this.sock(id), line);
+    } catch (err) {
+      if (isShimGone(err)) throw conflict(`Container ${id} is not running`, err);
+      throw err;
+    }
+  }
+
+  private async runtimeOp(id: string, cmd: string[]): Promise<string> {
+    const rec = this.record(id);
+    try {
+      return await runRuntime(rec, cmd);
+    } catch (err) {
+      if (err instanceof RuntimeCommandError && (err.notExist || err.notRunning)) {
+        throw conflict(`Container ${id} is not running`, err);
+      }
+      throw asInternal(err);
+    }
+  }
+
+  private readExit(id: string): ExitStatus | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.exitFile(id), 'utf8');
+    } catch {
+      return undefined;
+    }
+    return parseExit(text);
+  }
+
+  private shimPid(id: string): number | undefined {
+    const n = Number(readSmall(path.join(this.dir(id), 'shim.pid')).trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  }
+
+  /** The shim recorded in shim.pid is running (and is a shim, not a reused pid). */
+  private shimAlive(id: string): boolean {
+    const pid = this.shimPid(id);
+    return pid !== undefined && isShimProcess(pid);
+  }
+
+  /** Starts the shim and returns the first line it writes on fd 3 ("" on EOF). */
+  private spawnShim(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.shimPath, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
+      const ready = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+      let buf = '';
+      let settled = false;
+      const finish = (err: Error | undefined, line?: string) => {
+        if (settled) return;
+        settled = true;
+        ready.destroy();
+        if (err) reject(err);
+        else resolve(line ?? '');
+      };
+      child.on('error', (e) => finish(internal(`cannot start shim ${this.shimPath}: ${e.message}`, e)));
+      ready.on('data', (chunk: Buffer) => {
+        buf += chunk.toString('utf8');
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) finish(undefined, buf.slice(0, nl));
+        else if (buf.length > 4096) finish(internal('shim ready line too long'));
+      });
+      ready.on('end', () => finish(undefined, buf));
+      ready.on('error', (e: Error) => finish(internal(`shim ready pipe: ${e.message}`, e)));
+      child.unref();
+    });
+  }
+}
+
+function parseExit(json: string): ExitStatus {
+  const e = JSON.parse(json) as { exitCode?: unknown; signal?: unknown; oomKilled?: unknown; finishedAt?: unknown };
+  if (typeof e.exitCode !== 'number' || typeof e.finishedAt !== 'string') throw internal('corrupt exit status');
+  const st: ExitStatus = { exitCode: e.exitCode, oomKilled: e.oomKilled === true, finishedAt: new Date(e.finishedAt) };
+  if (typeof e.signal === 'number' && e.signal > 0) st.signal = e.signal;
+  return st;
+}
+
+function readSmall(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').slice(0, 65536);
+  } catch {
+    return '';
+  }
+}
+
+function isShimProcess(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0].endsWith('stevedore-shim');
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<void> {
+  for (let waited = 0; waited < ms && isShimProcess(pid); waited += 10) await sleep(10);
+}
+
+function asInternal(err: unknown): unknown {
+  if (err instanceof RuntimeCommandError) return internal(err.message, err);
+  return err;
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { isStevedoreError } from '../errdefs';
+import { RuntimeFixture, demux, ensureCrunUsable, leftoverCgroups, shimsUnder } from './bundle-fixture';
+import { RuntimeCreateError } from './errors';
+
+function collect(s: Duplex): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    s.on('data', (b: Buffer) => parts.push(b));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+}
+
+function logEntries(file: string): { log: string; stream: string; time: string }[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+for (const runtime of ['runc', 'crun']) {
+  describe(`ShimTaskService with ${runtime}`, () => {
+    let fx: RuntimeFixture;
+    let undoCrun = () => {};
+
+    before(() => {
+      if (runtime === 'crun') undoCrun = ensureCrunUsable();
+      fx = new RuntimeFixture(runtime);
+    });
+
+    after(async () => {
+      const execRoot = fx.execRoot;
+      const left = await fx.cleanup();
+      undoCrun();
+      assert.deepEqual(left, []);
+      assert.deepEqual(shimsUnder(execRoot), []);
+      assert.deepEqual(leftoverCgroups(), []);
+    });
+
+    test('echo hi: json-file log line, exit 0, then delete cleans up', async () => {
+      const id = `${runtime}-echo`;
+      const { pid } = await fx.svc.start({ id, bundle: fx.bundle(id, ['echo', 'hi']), logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+      assert.ok(pid > 1);
+      const st = await fx.svc.wait(id);
+      assert.equal(st.exitCode, 0);
+      assert.equal(st.signal, undefined);
+      assert.equal(st.oomKilled, false);
+      assert.ok(st.finishedAt instanceof Date && !Number.isNaN(st.finishedAt.getTime()));
+      const entries = logEntries(fx.logPath(id));
+      assert.equal(entries.length, 1);
+      assert.equal(entries[0].log, 'hi\n');
+      assert.equal(entries[0].stream, 'stdout');
+      assert.match(entries[0].time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+      assert.equal(await fx.svc.state(id), 'stopped');
+      assert.deepEqual(await fx.svc.list(), [id]);
+      // waiting again answers from the recorded status
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      await fx.svc.delete(id);
+      assert.deepEqual(await fx.svc.list(), []);
+      assert.equal(fs.existsSync(`${fx.execRoot}/shims/${id}`), false);
+      await assert.rejects(fx.svc.wait(id), (e) => isStevedoreError(e) && e.kind === 'not-found');
+    });
+
+    test('exit code, stderr, partial line and escaping', async () => {
+      const id = `${runtime}-exit3`;
+      const script = 'echo "<a&b> \\"q\\" tab\tx"; echo oops >&2; printf partial; exit 3';
+      await fx.svc.start({ id, bundle: fx.bundle(id, ['sh', '-c', script]), logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+      assert.equal((await fx.svc.wait(id)).exitCode, 3);
+      const raw = fs.readFileSync(fx.logPath(id), 'utf8');
+      assert.ok(raw.includes('"log":"\\u003ca\\u0026b\\u003e \\"q\\" tab\\tx\\n"'), raw);
+      const entries = logEntries(fx.logPath(id));
+      const byStream = (s: string) => entries.filter((e) => e.stream === s).map((e) => e.log);
+      assert.deepEqual(byStream('stdout'), ['<a&b> "q" tab\tx\n', 'partial']);
+      assert.deepEqual(byStream('stderr'), ['oops\n']);
+      await fx.svc.delete(id);
+    });
+
+    test('a missing executable is classified not-found (127)', async () => {
+      const id = `${runtime}-missing`;
+      await assert.rejects(
+        fx.svc.start({ id, bundle: fx.bundle(id, ['/no/such/cmd']), tty: false, openStdin: false, stdinOnce: false }),
+        (e: unknown) => {
+          assert.ok(e instanceof RuntimeCreateError, String(e));
+          assert.equal(e.reason, 'not-found');
+          assert.equal(e.exitCode, 127);
+          assert.equal(e.kind, 'invalid-argument');
+          assert.match(e.message, /^OCI runtime create failed: .*no/i);
+          return true;
+        },
+      );
+      assert.deepEqual(await fx.svc.list(), []);
+      assert.equal(fs.existsSync(`${fx.execRoot}/shims/${id}`), false);
+    });
+
+    test('a non-executable file is classified not-executable (126)', async () => {
+      const id = `${runtime}-noexec`;
+      await assert.rejects(
+        fx.svc.start({ id, bundle: fx.bundle(id, ['/etc/passwd']), tty: false, openStdin: false, stdinOnce: false }),
+        (e: unknown) => e instanceof RuntimeCreateError && e.reason === 'not-executable' && e.exitCode === 126,
+      );
+      assert.deepEqual(await fx.svc.list(), []);
+    });
+
+    test('SIGKILL gives 137 with signal 9', async () => {
+      const id = `${runtime}-kill`;
+      await fx.svc.start({ id, bundle: fx.bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });
+      assert.equal(await fx.svc.state(id), 'running');
+      const pids = await fx.svc.ps(id);
+      assert.equal(pids.length, 1);
+      await fx.svc.kill(id, 'SIGKILL');
+      const st = await fx.svc.wait(id);
+      assert.equal(st.exitCode, 137);
+      assert.equal(st.signal, 9);
+      await assert.rejects(fx.svc.kill(id, 9), (e) => isStevedoreError(e) && e.kind === 'conflict');
+      await fx.svc.delete(id);
+    });
+
+    test('SIGTERM reaches a process that handles it: 143', async () => {
+      const id = `${runtime}-term`;
+      const script = 'trap "exit 143" TERM; echo ready; sleep 1000 & wait';
+      await fx.svc.create({ id, bundle: fx.bundle(id, ['sh', '-c', script]), tty: false, openStdin: false, stdinOnce: false });
+      const s = await fx.svc.attach(id, { stdin: false, stdout: true, stderr: true });
+      const got = collect(s);
+      const ready = new Promise<void>((resolve) => s.on('data', (b: Buffer) => b.includes('ready') && resolve()));
+      await fx.svc.startCreated(id);
+      await ready; // the trap is installed
+      await fx.svc.kill(id, 'TERM');
+      assert.equal((await fx.svc.wait(id)).exitCode, 143);
+      assert.deepEqual(demux(await got), { stdout: 'ready\n', stderr: '' });
+      await fx.svc.delete(id);
+    });
+
+    test('attach: framed live output and stdin through cat, stdin-once closes stdin', async () => {
+      const id = `${runtime}-cat`;
+      await fx.svc.create({ id, bundle: fx.bundle(id, ['sh', '-c', 'echo start >&2; cat; echo done >&2']), logPath: fx.logPath(id), tty: false, openStdin: true, stdinOnce: true });
+      const a = await fx.svc.attach(id, { stdin: true, stdout: true, stderr: true });
+      const b = await fx.svc.attach(id, { stdin: false, stdout: true, stderr: false });
+      const outA = collect(a);
+      const outB = collect(b);
+      await fx.svc.startCreated(id);
+      a.write('hello\n');
+      a.write('world\n');
+      a.end(); // half-close: stdin-once closes the container's stdin, cat ends
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      assert.deepEqual(demux(await outA), { stdout: 'hello\nworld\n', stderr: 'start\ndone\n' });
+      assert.deepEqual(demux(await outB), { stdout: 'hello\nworld\n', stderr: '' });
+      const entries = logEntries(fx.logPath(id));
+      assert.deepEqual(entries.filter((e) => e.stream === 'stdout').map((e) => e.log), ['hello\n', 'world\n']);
+      await assert.rejects(fx.svc.attach(id, { stdin: false, stdout: true, stderr: true }), (e) => isStevedoreError(e) && e.kind === 'conflict');
+      await fx.svc.delete(id);
+    });
+
+    test('close-stdin without attach; start of an unknown id is not-found', async () => {
+      const id = `${runtime}-closein`;
+      await fx.svc.start({ id, bundle: fx.bundle(id, ['sh', '-c', 'cat; exit 5']), tty: false, openStdin: true, stdinOnce: false });
+      await fx.svc.closeStdin(id);
+      assert.equal((await fx.svc.wait(id)).exitCode, 5);
+      await fx.svc.delete(id);
+      await assert.rejects(fx.svc.startCreated('nope'), (e) => isStevedoreError(e) && e.kind === 'not-found');
+    });
+  });
+}

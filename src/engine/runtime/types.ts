@@ -1,0 +1,95 @@
+/**
+ * The task API the daemon uses to run containers: one task per container, each hosted
+ * by a `stevedore-shim` process that outlives the daemon (see docs/shim.md).
+ */
+import type { Duplex } from 'node:stream';
+
+/** How to create and start one container from an OCI bundle. */
+export interface StartOptions {
+  /** Container id; also the runtime's container id. [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 chars. */
+  id: string;
+  /** Absolute path of the OCI bundle (config.json + rootfs). */
+  bundle: string;
+  /** json-file log path; omitted = no log (log driver "none"). */
+  logPath?: string;
+  /** Rotate when the log reaches this many bytes; omitted or <= 0 = never. */
+  logMaxSize?: number;
+  /** Files kept, the live one included (Docker's max-file); default 1. */
+  logMaxFiles?: number;
+  /** Allocate a pty (must match process.terminal in config.json). */
+  tty: boolean;
+  /** Keep the container's stdin open for attach clients. */
+  openStdin: boolean;
+  /** Close the container's stdin when the first attach client closes its stdin. */
+  stdinOnce: boolean;
+  signal?: AbortSignal;
+}
+
+/** The recorded end of a container's init process. */
+export interface ExitStatus {
+  /** Exit code; 128+N when killed by signal N; 255 when the status was lost (shim died). */
+  exitCode: number;
+  /** The signal that killed it, when it was killed. */
+  signal?: number;
+  /** Whether the kernel's OOM killer killed a process of the container's memory cgroup. */
+  oomKilled: boolean;
+  finishedAt: Date;
+}
+
+export type TaskState = 'created' | 'running' | 'paused' | 'stopped';
+
+/** Which streams an attach client wants. */
+export interface AttachOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+/** OCI runtime-spec LinuxResources (only passed through to `runtime update`). */
+export type LinuxResources = Record<string, unknown>;
+
+/** Starts and stops tasks. */
+export interface TaskLifecycle {
+  /**
+   * Starts the shim and runs `runtime create`; the container exists but has not run
+   * its process yet, so attach clients can connect before any output. Throws
+   * {@link RuntimeCreateError} when the runtime refuses, `conflict` if the id is in use.
+   */
+  create(opts: StartOptions): Promise<{ pid: number }>;
+  /** Runs `runtime start` for a created task. */
+  startCreated(id: string): Promise<void>;
+  /** create + startCreated. */
+  start(opts: StartOptions): Promise<{ pid: number }>;
+  /** Sends a signal (number or name, "KILL" / "SIGKILL"); `all` signals every process. */
+  kill(id: string, signal: number | string, opts?: { all?: boolean }): Promise<void>;
+  /** Resolves with the exit status once the task has exited (at once if it already has). */
+  wait(id: string, opts?: { signal?: AbortSignal }): Promise<ExitStatus>;
+  /** Kills if needed, deletes the runtime's container, stops the shim, removes the state dir. */
+  delete(id: string): Promise<void>;
+}
+
+/** Talks to a running task. */
+export interface TaskIO {
+  /**
+   * Attaches to the task's stdio. Output is framed as Docker's stdcopy stream when the
+   * task has no tty, raw otherwise; writes go to the container's stdin (when opened);
+   * ending the writable side closes the container's stdin when the task is stdinOnce.
+   */
+  attach(id: string, opts: AttachOptions): Promise<Duplex>;
+  resize(id: string, height: number, width: number): Promise<void>;
+  closeStdin(id: string): Promise<void>;
+}
+
+/** Inspects and controls tasks through the runtime. */
+export interface TaskControl {
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  update(id: string, resources: LinuxResources): Promise<void>;
+  /** Host pids of the container's processes. */
+  ps(id: string): Promise<number[]>;
+  state(id: string): Promise<TaskState>;
+  /** Ids with a live or exited shim (for reconnecting after a daemon restart). */
+  list(): Promise<string[]>;
+}
+
+export interface TaskService extends TaskLifecycle, TaskIO, TaskControl {}
