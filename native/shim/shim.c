@@ -74,6 +74,7 @@ static int exit_status;
 static struct timespec exit_time;
 static char oom_path[PATH_MAX];
 static char exit_json[512];
+static char p_log[PATH_MAX], p_pid[PATH_MAX], p_console[PATH_MAX];
 
 static void die(const char *fmt, ...)
 {
@@ -198,7 +199,7 @@ static int run_runtime(const char *const *cmd, int in, int out, int err)
 	argv[n++] = "--root";
 	argv[n++] = o.root;
 	argv[n++] = "--log";
-	argv[n++] = "runtime.log"; /* relative: cwd is the state dir */
+	argv[n++] = p_log;
 	argv[n++] = "--log-format";
 	argv[n++] = "json";
 	for (int i = 0; i < o.n_rt_args; i++)
@@ -220,7 +221,7 @@ static int run_runtime(const char *const *cmd, int in, int out, int err)
 		    dup2(err >= 0 ? err : null, 2) < 0)
 			_exit(127);
 		execvp(o.runtime, (char *const *)argv);
-		int lf = open("runtime.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int lf = open(p_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (lf >= 0)
 			dprintf(lf, "{\"level\":\"error\",\"msg\":\"exec %s: %s\"}\n", o.runtime, strerror(errno));
 		_exit(127);
@@ -330,6 +331,17 @@ static int oom_killed(void)
 	return v > 0;
 }
 
+/* Create failed after the runtime may have made the container: undo and exit. */
+static void create_failed(const char *fmt, int arg)
+{
+	const char *del[] = {"delete", "--force", o.id, NULL};
+	ready(fmt, arg);
+	run_runtime(del, -1, -1, -1);
+	unlink("shim.sock");
+	unlink("console.sock");
+	exit(1);
+}
+
 static void do_create(void)
 {
 	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
@@ -340,13 +352,13 @@ static void do_create(void)
 	cmd[n++] = "--bundle";
 	cmd[n++] = o.bundle;
 	cmd[n++] = "--pid-file";
-	cmd[n++] = "init.pid";
+	cmd[n++] = p_pid;
 	if (o.tty) {
 		con = unix_listen("console.sock");
 		if (con < 0)
 			die("console socket: %s", strerror(errno));
 		cmd[n++] = "--console-socket";
-		cmd[n++] = "console.sock";
+		cmd[n++] = p_console;
 	} else {
 		if ((o.open_stdin && pipe2(in_p, O_CLOEXEC) < 0) || pipe2(out_p, O_CLOEXEC) < 0 ||
 		    pipe2(err_p, O_CLOEXEC) < 0)
@@ -365,31 +377,23 @@ static void do_create(void)
 		out_fd = out_p[0];
 		err_fd = err_p[0];
 	}
-	if (!ok_status(st)) {
-		ready("error create %d\n", st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 255);
-		const char *del[] = {"delete", "--force", o.id, NULL};
-		run_runtime(del, -1, -1, -1);
-		unlink("shim.sock");
-		unlink("console.sock");
-		exit(1);
-	}
+	if (!ok_status(st))
+		create_failed("error create %d\n", st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 255);
 	if (o.tty) {
 		out_fd = recv_master(con);
 		close(con);
 		unlink("console.sock");
-		if (out_fd < 0) {
-			ready("error console %d\n", errno);
-			const char *del[] = {"delete", "--force", o.id, NULL};
-			run_runtime(del, -1, -1, -1);
-			exit(1);
-		}
+		if (out_fd < 0)
+			create_failed("error console %d\n", errno);
 		in_fd = o.open_stdin ? out_fd : -1;
 	}
-	FILE *pf = fopen("init.pid", "re");
+	FILE *pf = fopen(p_pid, "re");
 	int pid = 0;
-	if (!pf || fscanf(pf, "%d", &pid) != 1 || pid <= 0)
-		die("cannot read init.pid");
-	fclose(pf);
+	int got = pf ? fscanf(pf, "%d", &pid) : 0;
+	if (pf)
+		fclose(pf);
+	if (got != 1 || pid <= 0)
+		create_failed("error pid-file %d\n", 0);
 	init_pid = pid;
 	set_nonblock(out_fd);
 	if (err_fd >= 0)
@@ -873,6 +877,10 @@ int main(int argc, char **argv)
 		clients[i].fd = -1;
 	if (o.ready_fd >= 0 && fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC) < 0)
 		die("bad --ready-fd: %s", strerror(errno));
+	if (snprintf(p_log, sizeof p_log, "%s/runtime.log", o.state) >= (int)sizeof p_log ||
+	    snprintf(p_pid, sizeof p_pid, "%s/init.pid", o.state) >= (int)sizeof p_pid ||
+	    snprintf(p_console, sizeof p_console, "%s/console.sock", o.state) >= (int)sizeof p_console)
+		die("state dir path too long");
 	if (chdir(o.state) < 0)
 		die("chdir %s: %s", o.state, strerror(errno));
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);

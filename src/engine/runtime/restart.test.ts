@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { RuntimeFixture, leftoverCgroups, shimsUnder } from './bundle-fixture';
+import { ShimTaskService } from './shim-task-service';
+
+/** Runs daemon-fixture in a child, waits for its pid line, SIGKILLs it; returns the task pid. */
+async function startInDoomedDaemon(fx: RuntimeFixture, id: string, args: string[], attach: boolean): Promise<number> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'daemon-fixture.js'), fx.execRoot, id, fx.bundle(id, args), fx.logPath(id), attach ? 'attach' : ''], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let out = '';
+  for await (const chunk of child.stdout) {
+    out += String(chunk);
+    if (out.includes('\n')) break;
+  }
+  child.kill('SIGKILL');
+  await exited;
+  return (JSON.parse(out) as { pid: number }).pid;
+}
+
+/** Polls until `cond` holds; fails after `tries` × 50 ms (a bound, not a timing assertion). */
+async function until(cond: () => boolean, what: string, tries = 400): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (cond()) return;
+    await sleep(50);
+  }
+  assert.fail(`gave up waiting for ${what}`);
+}
+
+function logLines(file: string): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { log: string }).log);
+  } catch {
+    return [];
+  }
+}
+
+function collect(s: Duplex): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    s.on('data', (b: Buffer) => parts.push(b));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+}
+
+describe('tasks outlive the daemon (runc)', () => {
+  let fx: RuntimeFixture;
+  before(() => {
+    fx = new RuntimeFixture('runc');
+  });
+  after(async () => {
+    const execRoot = fx.execRoot;
+    assert.deepEqual(await fx.cleanup(), []);
+    assert.deepEqual(shimsUnder(execRoot), []);
+    assert.deepEqual(leftoverCgroups(), []);
+  });
+
+  test('a running task survives the daemon being SIGKILLed, with no gap in its log', async () => {
+    const id = 'survivor';
+    const script = 'i=0; while true; do echo "line $i"; i=$((i+1)); usleep 100000; done';
+    const pid = await startInDoomedDaemon(fx, id, ['sh', '-c', script], true);
+    const log = fx.logPath(id);
+    const before = logLines(log).length;
+    await until(() => logLines(log).length >= before + 5, 'log lines after the daemon died');
+
+    const fresh = new ShimTaskService({ execRoot: fx.execRoot });
+    assert.deepEqual(await fresh.list(), [id]);
+    assert.equal(await fresh.state(id), 'running');
+    assert.ok((await fresh.ps(id)).includes(pid));
+    const a = await fresh.attach(id, { stdin: false, stdout: true, stderr: false });
+    const live = collect(a);
+    await fresh.kill(id, 'KILL');
+    const st = await fresh.wait(id);
+    assert.equal(st.exitCode, 137);
+    await live; // the attach stream ends when the task exits
+    const lines = logLines(log);
+    assert.ok(lines.length >= before + 5);
+    lines.forEach((l, i) => assert.equal(l, `line ${i}\n`));
+    await fresh.delete(id);
+  });
+
+  test('a task that exits while no daemon is connected has its status recorded', async () => {
+    const id = 'orphan';
+    await startInDoomedDaemon(fx, id, ['sh', '-c', 'echo bye; usleep 300000; exit 7'], false);
+    const exitFile = path.join(fx.execRoot, 'shims', id, 'exit.json');
+    await until(() => fs.existsSync(exitFile), 'exit.json');
+    const fresh = new ShimTaskService({ execRoot: fx.execRoot });
+    assert.deepEqual(await fresh.list(), [id]);
+    assert.equal(await fresh.state(id), 'stopped');
+    const st = await fresh.wait(id);
+    assert.equal(st.exitCode, 7);
+    assert.ok(st.finishedAt.getTime() > Date.now() - 3600_000);
+    assert.deepEqual(logLines(fx.logPath(id)), ['bye\n']);
+    await fresh.delete(id);
+    assert.deepEqual(await fresh.list(), []);
+  });
+
+  test('log rotation keeps max-file files of about max-size bytes', async () => {
+    const id = 'rotate';
+    const script = 'i=0; while [ $i -lt 300 ]; do echo "line $i ........................................................................"; i=$((i+1)); done';
+    await fx.svc.start({ id, bundle: fx.bundle(id, ['sh', '-c', script]), logPath: fx.logPath(id), logMaxSize: 4000, logMaxFiles: 3, tty: false, openStdin: false, stdinOnce: false });
+    assert.equal((await fx.svc.wait(id)).exitCode, 0);
+    const log = fx.logPath(id);
+    assert.ok(fs.existsSync(log + '.1') && fs.existsSync(log + '.2'));
+    assert.equal(fs.existsSync(log + '.3'), false);
+    for (const f of [log, log + '.1', log + '.2']) assert.ok(fs.statSync(f).size <= 4000 + 200, f);
+    const lines = [...logLines(log + '.2'), ...logLines(log + '.1'), ...logLines(log)];
+    const first = Number(/^line (\d+) /.exec(lines[0])![1]);
+    assert.ok(first > 0);
+    lines.forEach((l, i) => assert.match(l, new RegExp(`^line ${first + i} \\.+\\n$`)));
+    assert.equal(first + lines.length, 300);
+    await fx.svc.delete(id);
+  });
+
+  test('tty: resize before start, raw output, stdin echoed by the terminal', async () => {
+    const id = 'tty';
+    await fx.svc.create({ id, bundle: fx.bundle(id, ['sh', '-c', 'stty size; read x; echo "got $x"'], { tty: true }), logPath: fx.logPath(id), tty: true, openStdin: true, stdinOnce: true });
+    await fx.svc.resize(id, 30, 100);
+    const a = await fx.svc.attach(id, { stdin: true, stdout: true, stderr: true });
+    const out = collect(a);
+    let seen = '';
+    const sized = new Promise<void>((resolve) => a.on('data', (b: Buffer) => (seen += b.toString()).includes('\n') && resolve()));
+    await fx.svc.startCreated(id);
+    await sized; // the shell has printed its size and is about to read
+    a.write('abc\n');
+    assert.equal((await fx.svc.wait(id)).exitCode, 0);
+    const text = (await out).toString('utf8');
+    assert.match(text, /^30 100\r\n/); // raw: no stdcopy header
+    assert.match(text, /got abc\r\n/);
+    assert.ok(logLines(fx.logPath(id)).includes('got abc\r\n'));
+    await fx.svc.delete(id);
+  });
+
+  test('pause, resume and update go through the runtime', async () => {
+    const id = 'pause';
+    await fx.svc.start({ id, bundle: fx.bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });
+    await fx.svc.pause(id);
+    assert.equal(await fx.svc.state(id), 'paused');
+    await fx.svc.resume(id);
+    assert.equal(await fx.svc.state(id), 'running');
+    await fx.svc.update(id, { pids: { limit: 50 } });
+    assert.equal(fs.readFileSync(`/sys/fs/cgroup/pids/stevedore-rt-test-${id}/pids.max`, 'utf8').trim(), '50');
+    await fx.svc.delete(id); // force-deletes a running task
+    assert.deepEqual(await fx.svc.list(), []);
+  });
+});
