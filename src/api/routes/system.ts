@@ -1,7 +1,7 @@
 /**
  * System routes: /_ping, /version, /info, /events.
  */
-import type { DockerEvent, EventBus } from '../../daemon/events/bus';
+import { type DockerEvent, type EventBus, eventSeq } from '../../daemon/events/bus';
 import { eventMatches, parseEventTime } from '../../daemon/events/filter';
 import type { SystemService } from '../../daemon/system/system';
 import type { RequestContext } from '../context';
@@ -61,7 +61,7 @@ async function events(b: SystemBackend, ctx: RequestContext): Promise<void> {
       for (const ev of b.events.recent()) {
         if (wanted(ev)) {
           await writeJsonLine(res, ev);
-          lastReplayed = ev.timeNano;
+          lastReplayed = eventSeq(ev);
         }
       }
     }
@@ -78,7 +78,7 @@ async function events(b: SystemBackend, ctx: RequestContext): Promise<void> {
     for (;;) {
       while (live.length) {
         const ev = live.shift()!;
-        if (ev.timeNano <= lastReplayed || !wanted(ev)) continue;
+        if (eventSeq(ev) <= lastReplayed || !wanted(ev)) continue;
         await writeJsonLine(res, ev);
       }
       const next = new Promise<void>((resolve) => (wake = resolve));

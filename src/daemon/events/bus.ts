@@ -18,12 +18,20 @@ export interface DockerEvent {
   from?: string;
 }
 
+/** Publication order of an event (a symbol key, so it never appears in the JSON). */
+export const SEQ = Symbol('stevedore.event.seq');
+
+export function eventSeq(ev: DockerEvent): number {
+  return (ev as DockerEvent & { [SEQ]: number })[SEQ];
+}
+
 export type EventListener = (ev: DockerEvent) => void;
 
 export class EventBus {
   private readonly ring: DockerEvent[] = [];
   private readonly listeners = new Set<EventListener>();
   private lastNano = 0n;
+  private seq = 0;
 
   constructor(private readonly capacity = 1024) {}
 
@@ -43,6 +51,7 @@ export class EventBus {
       time: Number(nano / 1_000_000_000n),
       timeNano: Number(nano),
     };
+    Object.defineProperty(ev, SEQ, { value: ++this.seq, enumerable: false });
     if (type === 'container' || type === 'image') {
       ev.status = action;
       ev.id = id;

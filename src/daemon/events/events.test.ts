@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { EventBus } from './bus';
+import { EventBus, eventSeq } from './bus';
 import { eventMatches, parseEventTime } from './filter';
 
 describe('event bus and filters', () => {
@@ -12,7 +12,9 @@ describe('event bus and filters', () => {
     assert.equal(a.status, 'start');
     assert.equal(a.from, 'busybox');
     assert.equal(b.id, 'sha256:1');
-    assert.ok(b.timeNano > a.timeNano);
+    assert.ok(b.timeNano >= a.timeNano);
+    assert.ok(eventSeq(b) > eventSeq(a));
+    assert.ok(!JSON.stringify(a).includes('seq'));
     assert.equal(bus.recent().length, 2, 'ring is bounded');
   });
   it('matches Docker filters', () => {

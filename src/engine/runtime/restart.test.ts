@@ -138,6 +138,20 @@ describe('tasks outlive the daemon (runc)', () => {
     await fx.svc.delete(id);
   });
 
+  test('an OOM kill is recorded', async () => {
+    const id = 'oom';
+    const b = fx.bundle(id, ['sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived']);
+    const spec = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
+    spec.linux.resources = { ...spec.linux.resources, memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
+    fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(spec));
+    await fx.svc.start({ id, bundle: b, logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+    const st = await fx.svc.wait(id);
+    assert.equal(st.oomKilled, true);
+    assert.notEqual(st.exitCode, 0);
+    assert.equal(logLines(fx.logPath(id)).includes('survived\n'), false);
+    await fx.svc.delete(id);
+  });
+
   test('pause, resume and update go through the runtime', async () => {
     const id = 'pause';
     await fx.svc.start({ id, bundle: fx.bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });

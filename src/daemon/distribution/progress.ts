@@ -1,0 +1,63 @@
+/**
+ * Docker's JSON progress messages for pull and push: the engine's `{id, status,
+ * progress}` events become `{status, id, progressDetail, progress}` lines as the
+ * docker CLI renders them (the `progress` string is the bar dockerd draws for a
+ * client whose terminal width it does not know).
+ */
+import type { ProgressEvent } from '../../engine/distribution';
+import type { JsonMessage } from '../../api/streams';
+
+const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+
+/** Decimal size with 4 significant digits, as Docker's `units.HumanSize` (`32.77kB`, `1.049MB`). */
+export function humanSize(n: number): string {
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < UNITS.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(4))}${UNITS[i]}`;
+}
+
+/** The `progress` string: a 50-column bar and `current/total`. */
+export function progressBar(current: number, total: number): string {
+  if (total <= 0) return current > 0 ? humanSize(current).padStart(8) : '';
+  const filled = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
+  const bar = `[${'='.repeat(filled)}>${' '.repeat(50 - filled)}] `;
+  const numbers = current > total ? '' : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  return bar + numbers;
+}
+
+/** One progress line keyed by a layer id, with an optional byte count. */
+export function progressMessage(id: string, status: string, progress?: { current: number; total: number }): JsonMessage {
+  if (!progress) return { status, progressDetail: {}, id };
+  return { status, progressDetail: { current: progress.current, total: progress.total }, progress: progressBar(progress.current, progress.total), id };
+}
+
+/** An engine progress event as a JSON message. */
+export function fromEngineEvent(e: ProgressEvent): JsonMessage {
+  return progressMessage(e.id, e.status, e.progress);
+}
+
+/**
+ * Serialises asynchronous writes of messages produced by synchronous callbacks, so
+ * lines keep their order; `flush()` waits for all of them and rethrows a write error.
+ */
+export class MessageQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private failed: unknown;
+
+  constructor(private readonly write: (m: JsonMessage) => Promise<void>) {}
+
+  push(m: JsonMessage): void {
+    this.tail = this.tail.then(() => (this.failed === undefined ? this.write(m) : undefined)).catch((err) => {
+      this.failed ??= err;
+    });
+  }
+
+  async flush(): Promise<void> {
+    await this.tail;
+    if (this.failed !== undefined) throw this.failed;
+  }
+}
