@@ -15,8 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Worst case every input byte becomes a 6-byte escape. */
-static char entry[LINE_BUF_MAX * 6 + 256];
+/* Entries are batched here and written once per chunk read from the container
+ * (log_sync) or when full. Worst case every input byte becomes a 6-byte escape. */
+#define ENTRY_MAX (LINE_BUF_MAX * 6 + 256)
+#define WBUF_SOFT 16384 /* flush beyond this, so few pages of wbuf are ever touched */
+static char wbuf[ENTRY_MAX + WBUF_SOFT];
+static size_t wlen;
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -51,9 +55,17 @@ int log_open(struct logfile *l, const char *path, long long max_size, int max_fi
 	return 0;
 }
 
+void log_sync(struct logfile *l)
+{
+	if (wlen > 0 && l->fd >= 0 && write_all(l->fd, wbuf, wlen) < 0)
+		perror("shim: write log");
+	wlen = 0;
+}
+
 static void rotate(struct logfile *l)
 {
 	char from[4096], to[4096];
+	log_sync(l);
 	if (close(l->fd) < 0)
 		perror("shim: close log");
 	l->fd = -1;
@@ -76,15 +88,26 @@ static void rotate(struct logfile *l)
 
 void rfc3339nano(char *out, size_t outlen)
 {
+	static time_t last_sec = -1;
+	static char last[32];
 	struct timespec ts;
 	struct tm tm;
 	char frac[16];
 	size_t n;
-	if (clock_gettime(CLOCK_REALTIME, &ts) < 0 || gmtime_r(&ts.tv_sec, &tm) == NULL) {
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0) {
 		snprintf(out, outlen, "1970-01-01T00:00:00Z");
 		return;
 	}
-	n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ts.tv_sec != last_sec) {
+		if (gmtime_r(&ts.tv_sec, &tm) == NULL || strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+			snprintf(out, outlen, "1970-01-01T00:00:00Z");
+			return;
+		}
+		last_sec = ts.tv_sec;
+	}
+	n = (size_t)snprintf(out, outlen, "%s", last);
+	if (n >= outlen)
+		return;
 	snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
 	size_t f = strlen(frac);
 	while (f > 1 && frac[f - 1] == '0')
@@ -184,18 +207,19 @@ static void log_entry(struct logfile *l, const char *stream, const char *p, size
 		rotate(l);
 	if (l->fd < 0)
 		return;
+	if (wlen >= WBUF_SOFT || sizeof wbuf - wlen < n * 6 + 256)
+		log_sync(l);
+	char *entry = wbuf + wlen;
 	memcpy(entry, "{\"log\":\"", 8);
 	k = 8;
 	k += escape(entry + k, (const unsigned char *)p, n);
 	rfc3339nano(ts, sizeof ts);
-	m = snprintf(entry + k, sizeof entry - k, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, ts);
-	if (m < 0 || (size_t)m >= sizeof entry - k)
+	m = snprintf(entry + k, ENTRY_MAX - k, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, ts);
+	if (m < 0 || (size_t)m >= ENTRY_MAX - k)
 		return;
 	k += (size_t)m;
-	if (write_all(l->fd, entry, k) < 0)
-		perror("shim: write log");
-	else
-		l->size += (long long)k;
+	wlen += k;
+	l->size += (long long)k;
 }
 
 void log_feed(struct logfile *l, struct linebuf *b, const char *p, size_t n)
@@ -221,4 +245,5 @@ void log_flush(struct logfile *l, struct linebuf *b)
 {
 	log_entry(l, b->stream, b->buf, b->len);
 	b->len = 0;
+	log_sync(l);
 }

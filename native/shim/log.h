@@ -24,6 +24,8 @@ struct linebuf {
 int log_open(struct logfile *l, const char *path, long long max_size, int max_files);
 /* Splits bytes on '\n' into entries; keeps the unterminated tail for later. */
 void log_feed(struct logfile *l, struct linebuf *b, const char *p, size_t n);
+/* Writes the entries batched so far (call after each chunk read from the container). */
+void log_sync(struct logfile *l);
 /* Writes any unterminated tail as its own entry (on EOF). */
 void log_flush(struct logfile *l, struct linebuf *b);
 /* Writes the current UTC time as RFC 3339 with nanoseconds, trailing zeros trimmed

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,7 +33,7 @@
 
 #define MAX_CLIENTS 64
 #define REQ_MAX 256
-#define CLIENT_OUT_MAX (1024 * 1024) /* a slower attach client is dropped */
+#define CLIENT_OUT_MAX (4 * 1024 * 1024) /* an attach client further behind is dropped */
 #define STDIN_BUF 65536
 #define READ_CHUNK 32768
 #define MAX_RT_ARGS 16
@@ -428,6 +429,11 @@ static void flush_client(struct client *c)
 		memmove(c->out, c->out + w, c->outlen - (size_t)w);
 		c->outlen -= (size_t)w;
 	}
+	if (c->outcap > 65536) { /* caught up after a burst: give the memory back */
+		free(c->out);
+		c->out = NULL;
+		c->outcap = 0;
+	}
 	if (c->closing)
 		drop(c);
 }
@@ -471,6 +477,7 @@ static void fan_out(int stream, const char *p, size_t n)
 	unsigned char hdr[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
 				(unsigned char)(n >> 8), (unsigned char)n};
 	log_feed(&logf, stream == 1 ? &lb_out : &lb_err, p, n);
+	log_sync(&logf);
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &clients[i];
 		if (c->fd < 0 || c->mode != C_ATTACH || c->closing)
@@ -873,6 +880,8 @@ static void daemonize(void)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	/* Attach buffers are big and short-lived: keep them in mmap so free() returns them. */
+	mallopt(M_MMAP_THRESHOLD, 65536);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
 	if (o.ready_fd >= 0 && fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC) < 0)

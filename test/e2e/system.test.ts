@@ -73,6 +73,26 @@ describe('system endpoints', () => {
     assert.match(lo.body, /client version 1\.11 is too old\. Minimum supported API version is 1\.\d+, please upgrade your client to a newer version/);
   });
 
+  it('turns malformed create bodies into a 400 JSON message and keeps serving', async () => {
+    const bad = await t.request('POST', '/containers/create', { body: '{bad', headers: { 'Content-Type': 'application/json' } });
+    assertClientError(t, bad.status);
+    assert.equal(typeof JSON.parse(bad.body).message, 'string');
+    const ct = await t.request('POST', '/containers/create', { body: '{}', headers: { 'Content-Type': 'text/plain' } });
+    assert.equal(ct.status, 400);
+    assert.match(JSON.parse(ct.body).message, /Content-Type specified \(text\/plain\) must be 'application\/json'/);
+    const wrongType = await t.request('POST', '/containers/create', { body: '{"Image":5}', headers: { 'Content-Type': 'application/json' } });
+    assertClientError(t, wrongType.status);
+    assert.equal((await t.request('GET', '/_ping')).status, 200);
+  });
+
+  it('serves docker-py and docker-compose', async () => {
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+    const py = execFileSync('python3', ['-c', 'import docker; c = docker.from_env(); print(c.ping(), c.version()["ApiVersion"], c.info()["OSType"])'], { env: t.env, encoding: 'utf8' });
+    assert.equal(py.trim(), 'True 1.41 linux');
+    const dc = execFileSync('docker-compose', ['version'], { env: t.env, encoding: 'utf8' });
+    assert.match(dc, /docker-compose version 1\.29/);
+  });
+
   it('answers unknown routes with 404 page not found', async () => {
     const r = await t.request('GET', '/v1.41/no/such/route');
     assert.equal(r.status, 404);

@@ -13,7 +13,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { Descriptor, Info, Provider } from '../../engine/content';
-import { invalidArgument, notFound } from '../../engine/errdefs';
+import { conflict, invalidArgument } from '../../engine/errdefs';
 
 /** A blob compressed into a scratch file. */
 export interface CompressedBlob {
@@ -120,7 +120,7 @@ export class PushProvider implements Provider {
         if (b.digest !== l.expected.digest || b.size !== l.expected.size) {
           await fsp.rm(b.file, { force: true });
           l.onMismatch?.();
-          throw notFound(`layer ${l.source} no longer compresses to ${l.expected.digest}; push again`);
+          throw conflict(`layer ${l.source} no longer compresses to ${l.expected.digest}; push again`);
         }
         this.files.set(digest, b);
         return b;

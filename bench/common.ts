@@ -1,0 +1,59 @@
+/**
+ * Shared benchmark helpers: timing whole commands, medians, and a busybox image in a
+ * target. Benchmarks run stevedore and Docker 20.10 side by side on the same machine,
+ * through the same harness as the end-to-end tests, and report ratios.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makeBusyboxTar } from '../test/helpers/busybox';
+import type { Target } from '../test/helpers/target';
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Runs a command to completion and returns its wall time in ms; throws on non-zero exit. */
+export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(cmd, args, { env, stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    if (input) p.stdin!.end(input);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`));
+      else resolve(ms);
+    });
+  });
+}
+
+/** Imports a busybox rootfs as `busybox:latest` into the target. */
+export async function importBusybox(t: Target): Promise<void> {
+  const tar = path.join(t.dir, 'busybox.tar');
+  if (!fs.existsSync(tar)) makeBusyboxTar(tar);
+  const r = await t.docker(['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+  if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
+}
+
+export function fmt(ms: number): string {
+  return `${ms.toFixed(1)} ms`;
+}
+
+/** Appends or replaces a `## <title>` section in docs/benchmarks.md. */
+export function writeSection(title: string, body: string): void {
+  const file = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nstevedore against Docker 20.10 (Debian docker.io) on the same machine, through the same harness.\n';
+  const head = `## ${title}`;
+  const start = text.indexOf(head);
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + head.length);
+    text = text.slice(0, start) + text.slice(next >= 0 ? next + 1 : text.length);
+  }
+  text = text.trimEnd() + `\n\n${head}\n\n${body.trim()}\n`;
+  fs.writeFileSync(file, text);
+}

@@ -1,0 +1,102 @@
+/**
+ * Registry routes: the pull side of `POST /images/create?fromImage=` (handed to the
+ * image routes as their `pull` handler), `POST /images/{name}/push`, `POST /auth` and
+ * `GET /distribution/{name}/json`. Progress streams start with their first line, so
+ * errors found before it (bad reference, no such manifest, access denied) are HTTP
+ * statuses and later ones are in-band `errorDetail` lines, as in dockerd.
+ */
+import type { ServerResponse } from 'node:http';
+import { decodeAuthHeader, type AuthConfig } from '../../engine/distribution';
+import { invalidArgument } from '../../engine/errdefs';
+import type { DistributionService } from '../../daemon/distribution/service';
+import { DistributionService as Svc } from '../../daemon/distribution/service';
+import type { RequestContext } from '../context';
+import { describeError } from '../errors';
+import type { Route } from '../router';
+import { jsonError, writeJsonLine, type JsonMessage } from '../streams';
+
+export interface DistributionBackend {
+  distribution: DistributionService;
+}
+
+/** Credentials of `X-Registry-Auth`; a malformed header means anonymous, as in dockerd. */
+function registryAuth(ctx: RequestContext): AuthConfig {
+  const h = ctx.req.headers['x-registry-auth'];
+  try {
+    return decodeAuthHeader(typeof h === 'string' ? h : undefined);
+  } catch {
+    return {};
+  }
+}
+
+function abortOnClose(ctx: RequestContext): AbortSignal {
+  const ac = new AbortController();
+  ctx.req.on('close', () => {
+    if (!ctx.req.complete) ac.abort(new Error('client went away'));
+  });
+  ctx.res?.on('close', () => {
+    if (!ctx.res!.writableFinished) ac.abort(new Error('client went away'));
+  });
+  return ac.signal;
+}
+
+/** Runs `fn` with a JSON-lines writer whose first write sends the 200 and the headers. */
+async function lazyProgress(ctx: RequestContext, fn: (write: (m: JsonMessage) => Promise<void>) => Promise<void>): Promise<void> {
+  let res: ServerResponse | undefined;
+  const write = (m: JsonMessage) => {
+    res ??= ctx.startStream(200, 'application/json');
+    return writeJsonLine(res, m);
+  };
+  try {
+    await fn(write);
+  } catch (err) {
+    if (!res) throw err;
+    await write(jsonError(describeError(err).message));
+  } finally {
+    res?.end();
+  }
+}
+
+/** The `fromImage` half of `POST /images/create`. */
+export function pullHandler(b: DistributionBackend): (ctx: RequestContext) => Promise<void> {
+  return async (ctx) => {
+    const ref = Svc.pullReference(ctx.string('fromImage') ?? '', ctx.string('tag'));
+    const platform = Svc.platform(ctx.string('platform'));
+    const auth = registryAuth(ctx);
+    const signal = abortOnClose(ctx);
+    ctx.req.resume();
+    await lazyProgress(ctx, async (write) => {
+      await b.distribution.pull(ref, { auth, platform, signal, onMessage: write });
+    });
+  };
+}
+
+async function push(b: DistributionBackend, ctx: RequestContext): Promise<void> {
+  const auth = registryAuth(ctx);
+  const signal = abortOnClose(ctx);
+  ctx.req.resume();
+  const name = ctx.param('name');
+  const tag = ctx.string('tag') || undefined;
+  await lazyProgress(ctx, (write) => b.distribution.push(name, tag, { auth, signal, onMessage: write }));
+}
+
+async function auth(b: DistributionBackend, ctx: RequestContext): Promise<void> {
+  const body = await ctx.json(64 * 1024);
+  if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw invalidArgument('invalid auth configuration: not a JSON object');
+  // the header decoder validates fields the same way (case-insensitive keys, strings only)
+  const creds = decodeAuthHeader(Buffer.from(JSON.stringify(body ?? {})).toString('base64'));
+  const r = await b.distribution.login(creds, abortOnClose(ctx));
+  ctx.send(200, { IdentityToken: r.identityToken ?? '', Status: r.status });
+}
+
+async function inspect(b: DistributionBackend, ctx: RequestContext): Promise<void> {
+  ctx.send(200, await b.distribution.inspect(ctx.param('name'), registryAuth(ctx), abortOnClose(ctx)));
+}
+
+export function distributionRoutes(b: DistributionBackend): Route[] {
+  return [
+    { method: 'POST', path: '/images/{name*}/push', handler: (ctx) => push(b, ctx) },
+    { method: 'POST', path: '/auth', handler: (ctx) => auth(b, ctx) },
+    { method: 'GET', path: '/distribution/{name*}/json', handler: (ctx) => inspect(b, ctx) },
+  ];
+}
