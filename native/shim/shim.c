@@ -217,7 +217,10 @@ static int run_runtime(const char *const *cmd, int in, int out, int err)
 		int null = open("/dev/null", O_RDWR);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Ignored dispositions survive exec: the container must not inherit ours. */
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
 		if (null < 0 || dup2(in >= 0 ? in : null, 0) < 0 || dup2(out >= 0 ? out : null, 1) < 0 ||
 		    dup2(err >= 0 ? err : null, 2) < 0)
 			_exit(127);

@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import { systemRoutes } from '../api/routes/system';
 import { containerRoutes } from '../api/routes/containers';
 import { diskUsageRoute, imageRoutes, imagesDiskUsage } from '../api/routes/images';
+import { distributionRoutes, pullHandler } from '../api/routes/distribution';
+import { openDistribution, type DistributionService } from './distribution/service';
 import { Router } from '../api/router';
 import type { Logger } from '../engine/log';
 import type { DaemonConfig } from './config';
@@ -27,6 +29,8 @@ export class Daemon {
   images!: ImageService;
   /** containers on the shim + runc (see containers/service.ts) */
   containers!: ContainerService;
+  /** registry pull / push / login (see distribution/service.ts) */
+  distribution!: DistributionService;
 
   private constructor(
     readonly config: DaemonConfig,
@@ -65,6 +69,19 @@ export class Daemon {
       d.imageStorage = await openImageStorage({ dataRoot: config.dataRoot, execRoot: config.execRoot, events: d.events, log });
       d.images = d.imageStorage.images;
       d.closers.push(() => d.imageStorage.close());
+      d.distribution = openDistribution({
+        dataRoot: config.dataRoot,
+        db: d.imageStorage.db,
+        content: d.imageStorage.content,
+        leases: d.imageStorage.leases,
+        images: d.images,
+        insecureRegistries: config.insecureRegistries,
+        registryMirrors: config.registryMirrors,
+        maxConcurrentDownloads: config.maxConcurrentDownloads,
+        maxConcurrentUploads: config.maxConcurrentUploads,
+        env: process.env,
+      });
+      d.closers.push(() => d.distribution.close());
       d.containers = await openContainers({
         dataRoot: config.dataRoot,
         execRoot: config.execRoot,
@@ -91,7 +108,8 @@ export class Daemon {
   router(): Router {
     return new Router()
       .add(...systemRoutes({ system: this.system, events: this.events }))
-      .add(...imageRoutes({ images: this.images }), diskUsageRoute([imagesDiskUsage(this.images)]))
+      .add(...imageRoutes({ images: this.images, pull: pullHandler({ distribution: this.distribution }) }), diskUsageRoute([imagesDiskUsage(this.images)]))
+      .add(...distributionRoutes({ distribution: this.distribution }))
       .add(...containerRoutes({ containers: this.containers }));
   }
 

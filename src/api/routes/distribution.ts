@@ -72,6 +72,8 @@ export function pullHandler(b: DistributionBackend): (ctx: RequestContext) => Pr
 }
 
 async function push(b: DistributionBackend, ctx: RequestContext): Promise<void> {
+  // dockerd insists on the header (the CLI always sends one, maybe of empty credentials)
+  if (ctx.req.headers['x-registry-auth'] === undefined) throw invalidArgument('Bad parameters and missing X-Registry-Auth: EOF');
   const auth = registryAuth(ctx);
   const signal = abortOnClose(ctx);
   ctx.req.resume();

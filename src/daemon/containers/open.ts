@@ -14,6 +14,7 @@ import type { Snapshotter } from '../../engine/snapshots';
 import type { EventBus } from '../events/bus';
 import type { ImageLookup } from './deps';
 import { ContainerService } from './service';
+import { TaskIdAdapter } from './task-ids';
 
 /** The part of the image service used here (daemon/images ImageService). */
 export interface ImageSource {
@@ -51,7 +52,7 @@ export async function openContainers(a: OpenContainersArgs): Promise<ContainerSe
     images: lookup,
     snapshots: a.snapshotter,
     mounter: { mountAll, unmount: (t) => unmountRecursive(t, { detach: true }) },
-    tasks: a.tasks ?? new ShimTaskService({ execRoot: a.execRoot, runtime: a.runtime }),
+    tasks: new TaskIdAdapter(a.tasks ?? new ShimTaskService({ execRoot: a.execRoot, runtime: a.runtime }), a.execRoot),
     events: a.events,
     log: a.log,
     ...(fs.existsSync(TINI) ? { initPath: TINI } : {}),

@@ -278,13 +278,9 @@ export class ContainerService {
       const pids = await this.o.tasks.ps(id);
       if (pids.length) return pids[0]!;
     } catch {
-      /* fall back to the shim's file */
+      /* not known yet */
     }
-    try {
-      return Number(fs.readFileSync(path.join(this.o.execRoot, 'shims', id, 'init.pid'), 'utf8').trim()) || 0;
-    } catch {
-      return 0;
-    }
+    return 0;
   }
 
   private async buildSpecFor(c: ContainerRecord, rootfs: string, imageConfig: ContainerRecord['config']): Promise<Spec> {
@@ -753,7 +749,8 @@ export class ContainerService {
    * tasks that ended while the daemon was away, and applies restart policies.
    */
   async restore(): Promise<void> {
-    const live = new Set(await this.o.tasks.list().catch(() => [] as string[]));
+    const tasks = new Set(await this.o.tasks.list().catch(() => [] as string[]));
+    const live = { has: (id: string) => tasks.has(id) || tasks.has(id.slice(0, 32)) };
     for (const c of [...this.byId.values()]) {
       if (c.state.status === 'removing') {
         await this.lock.run(c.id, async () => {

@@ -10,7 +10,7 @@ import type { ContentStore } from '../../engine/content';
 import type { RegistryClient, AuthConfig, Platform } from '../../engine/distribution';
 import { isStevedoreError, notFound } from '../../engine/errdefs';
 import type { LeaseManager } from '../../engine/gc';
-import { familiarName, familiarString, shortId, withDigest, type NamedReference } from '../../engine/reference';
+import { familiarName, familiarString, shortId, trimNamed, withDigest, type NamedReference } from '../../engine/reference';
 import type { JsonMessage } from '../../api/streams';
 import type { ImageService } from '../images/service';
 import { leasedStore } from './leased';
@@ -57,10 +57,13 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
   const start = () => {
     if (started) return;
     started = true;
-    queue.push({ status: `Pulling from ${familiarName(ref)}`, id: ref.digest ?? ref.tag ?? 'latest' });
+    queue.push({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag ?? 'latest' });
   };
   const previous = d.images.store.resolve(ref.toString());
   const already = new Set<string>();
+  // "Already exists" lines are held back until something is downloaded: when nothing
+  // is and the image is already here, dockerd shows none (it checks the image first)
+  let held: JsonMessage[] | undefined = [];
   const lease = d.leases.create({ expiresAt: new Date(Date.now() + PULL_LEASE_TTL_MS), labels: { [PULL_LEASE_LABEL]: ref.name } });
   try {
     let result;
@@ -74,6 +77,9 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
         onProgress: (e) => {
           start();
           if (e.status === 'Already exists') already.add(e.id);
+          if (held && e.status === 'Already exists') return void held.push(fromEngineEvent(e));
+          if (held) held.splice(0).forEach((m) => queue.push(m));
+          held = undefined;
           queue.push(fromEngineEvent(e));
         },
       });
@@ -81,10 +87,12 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
       throw translatePullError(err);
     }
     start();
+    if (held?.length && !d.images.store.find(result.config.digest)) held.forEach((m) => queue.push(m));
+    held = undefined;
     const reused = new Set<number>();
     const layers = result.layers;
     const topDigest = result.indexDigest ?? result.manifestDigest;
-    const refs = [withDigest(ref, topDigest)];
+    const refs = [withDigest(trimNamed(ref), topDigest)];
     if (!ref.digest) refs.unshift(ref);
     // layers whose blob was already here were announced as "Already exists"; repeats once
     for (let i = 0; i < layers.length; i++) {

@@ -11,7 +11,7 @@ import type { ContentStore, Descriptor } from '../../engine/content';
 import { MediaType, isManifestType, parseManifest, type AuthConfig, type ImageManifest, type RegistryClient } from '../../engine/distribution';
 import { isStevedoreError, notFound } from '../../engine/errdefs';
 import type { ImageRecord } from '../../engine/images/types';
-import { familiarName, familiarString, parseReference, sha256Digest, type NamedReference } from '../../engine/reference';
+import { familiarName, familiarString, parseReference, sha256Digest, shortId, trimNamed, withDigest, type NamedReference } from '../../engine/reference';
 import type { JsonMessage } from '../../api/streams';
 import type { ImageService } from '../images/service';
 import { PushProvider, compressBlob } from './blobs';
@@ -68,13 +68,19 @@ async function pushOne(d: PushDeps, ref: NamedReference, id: string, queue: Mess
     const target = (await pulledManifest(d.content, rec)) ?? (await buildManifest(d, rec, provider, opts.signal));
     provider.addBytes(target.desc.digest, target.bytes);
     const domain = ref.domain;
+    const ids = new Map<string, string>();
+    target.manifest.layers.forEach((l, i) => {
+      const diffID = rec.layers[i]?.diffID;
+      if (diffID) ids.set(shortId(l.digest), shortId(diffID));
+    });
     const pushed = await d.client.pushImage(ref, {
       target: target.desc,
       provider,
       auth: opts.auth,
       signal: opts.signal,
       maxConcurrent: d.maxConcurrentUploads,
-      onProgress: (e) => queue.push(fromEngineEvent(e)),
+      // dockerd names layers by their diffID in push progress
+      onProgress: (e) => queue.push(fromEngineEvent({ ...e, id: ids.get(e.id) ?? e.id })),
       mountSources: (digest) => {
         for (const s of d.meta.sources(digest)) {
           const slash = s.indexOf('/');
@@ -83,6 +89,8 @@ async function pushOne(d: PushDeps, ref: NamedReference, id: string, queue: Mess
         return undefined;
       },
     });
+    // the pushed digest becomes one of the image's RepoDigests, as in dockerd
+    d.images.store.setRef(withDigest(trimNamed(ref), pushed.digest).toString(), id);
     d.meta.addSources([target.manifest.config.digest, ...target.manifest.layers.map((l) => l.digest)], ref.name);
     const tag = ref.tag ?? 'latest';
     queue.push({ status: `${tag}: digest: ${pushed.digest} size: ${pushed.size}` });

@@ -102,6 +102,19 @@ describe('tasks outlive the daemon (runc)', () => {
     assert.deepEqual(await fresh.list(), []);
   });
 
+  test('a task whose shim died: wait reports 255, delete still cleans up', async () => {
+    const id = 'lostshim';
+    await fx.svc.start({ id, bundle: fx.bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });
+    const shimPid = Number(fs.readFileSync(path.join(fx.execRoot, 'shims', id, 'shim.pid'), 'utf8'));
+    process.kill(shimPid, 'SIGKILL');
+    await until(() => !fs.existsSync(`/proc/${shimPid}/cmdline`) || fs.readFileSync(`/proc/${shimPid}/cmdline`, 'utf8') === '', 'the shim to die');
+    assert.deepEqual(await fx.svc.list(), [id]);
+    assert.equal((await fx.svc.wait(id)).exitCode, 255);
+    assert.equal(await fx.svc.state(id), 'running'); // the container itself lives on
+    await fx.svc.delete(id);
+    assert.deepEqual(await fx.svc.list(), []);
+  });
+
   test('log rotation keeps max-file files of about max-size bytes', async () => {
     const id = 'rotate';
     const script = 'i=0; while [ $i -lt 300 ]; do echo "line $i ........................................................................"; i=$((i+1)); done';

@@ -269,7 +269,9 @@ export class ShimTaskService implements TaskService {
     } catch {
       return [];
     }
-    return names.filter((id) => ID_RE.test(id) && (fs.existsSync(this.exitFile(id)) || this.shimAlive(id))).sort();
+    // Every task with a record: live, exited, or with a dead shim (wait() then reports
+    // 255 and delete() cleans up), so a restarted daemon can reconcile all of them.
+    return names.filter((id) => ID_RE.test(id) && fs.existsSync(path.join(this.shimsDir, id, 'shim.json'))).sort();
   }
 
   // ---- helpers ----

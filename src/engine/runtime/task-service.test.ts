@@ -64,15 +64,24 @@ for (const runtime of ['runc', 'crun']) {
 
     test('exit code, stderr, partial line and escaping', async () => {
       const id = `${runtime}-exit3`;
-      const script = 'echo "<a&b> \\"q\\" tab\tx"; echo oops >&2; printf partial; exit 3';
+      const script = 'echo "<a&b> \\"q\\" tab\tx"; echo oops >&2; printf "\\377\\342\\200\\250\\001\\n"; printf partial; exit 3';
       await fx.svc.start({ id, bundle: fx.bundle(id, ['sh', '-c', script]), logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
       assert.equal((await fx.svc.wait(id)).exitCode, 3);
       const raw = fs.readFileSync(fx.logPath(id), 'utf8');
       assert.ok(raw.includes('"log":"\\u003ca\\u0026b\\u003e \\"q\\" tab\\tx\\n"'), raw);
       const entries = logEntries(fx.logPath(id));
       const byStream = (s: string) => entries.filter((e) => e.stream === s).map((e) => e.log);
-      assert.deepEqual(byStream('stdout'), ['<a&b> "q" tab\tx\n', 'partial']);
+      assert.ok(raw.includes('"log":"\\ufffd\\u2028\\u0001\\n"'), raw);
+      assert.deepEqual(byStream('stdout'), ['<a&b> "q" tab\tx\n', '\ufffd\u2028\u0001\n', 'partial']);
       assert.deepEqual(byStream('stderr'), ['oops\n']);
+      await fx.svc.delete(id);
+    });
+
+    test('the container inherits no blocked or ignored signals from the shim', async () => {
+      const id = `${runtime}-sigmask`;
+      await fx.svc.start({ id, bundle: fx.bundle(id, ['grep', '-E', '^Sig(Ign|Blk)', '/proc/self/status']), logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      assert.deepEqual(logEntries(fx.logPath(id)).map((e) => e.log.replace(/\s+/g, ' ')), ['SigBlk: 0000000000000000 ', 'SigIgn: 0000000000000000 ']);
       await fx.svc.delete(id);
     });
 

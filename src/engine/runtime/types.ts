@@ -88,7 +88,10 @@ export interface TaskControl {
   /** Host pids of the container's processes. */
   ps(id: string): Promise<number[]>;
   state(id: string): Promise<TaskState>;
-  /** Ids with a live or exited shim (for reconnecting after a daemon restart). */
+  /**
+   * Ids of every task with a state dir: running, exited (status recorded) or orphaned
+   * (shim died: wait() reports 255). For reconnecting after a daemon restart.
+   */
   list(): Promise<string[]>;
 }
 

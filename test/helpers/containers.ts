@@ -1,0 +1,48 @@
+/**
+ * Container helpers for e2e tests: remove every container of a target, and check that
+ * nothing of them is left on the host (shim processes, runtime state, cgroups).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Target } from './target';
+
+/** `docker rm -f` of every container of the target. */
+export async function removeAllContainers(t: Target): Promise<void> {
+  const ids = (await t.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+  if (ids.length) await t.docker(['rm', '-f', ...ids]);
+}
+
+/** Pids of live processes whose command line mentions `needle`. */
+export function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes(needle) && !cmd.includes('node --test')) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Asserts that no shim, runtime state or container cgroup of the (stevedore) target is left. */
+export function assertNoContainerLeftovers(t: Target): void {
+  if (t.kind !== 'stevedore') return;
+  assert.deepEqual(processesMentioning(path.join(t.execRoot, 'shims')), [], 'shim processes left');
+  const rtRoot = path.join(t.execRoot, 'runtime', 'runc');
+  const states = fs.existsSync(rtRoot) ? fs.readdirSync(rtRoot) : [];
+  assert.deepEqual(states, [], 'runc state left');
+  const shims = path.join(t.execRoot, 'shims');
+  assert.deepEqual(fs.existsSync(shims) ? fs.readdirSync(shims) : [], [], 'shim state dirs left');
+  const containers = path.join(t.dataRoot, 'containers');
+  assert.deepEqual(fs.existsSync(containers) ? fs.readdirSync(containers) : [], [], 'container dirs left');
+  for (const ctl of ['memory', 'pids', 'cpu', 'unified']) {
+    const dir = path.join('/sys/fs/cgroup', ctl, 'stevedore');
+    const left = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
+    const ours = left.filter((id) => fs.existsSync(path.join(t.dataRoot, 'containers', id)));
+    assert.deepEqual(ours, [], `cgroups left in ${dir}`);
+  }
+}
