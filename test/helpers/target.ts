@@ -90,10 +90,12 @@ export interface StartOptions {
 /** Starts a target on fresh temp paths (or `opts.dir` for restarts). */
 export async function startTarget(opts: StartOptions = {}): Promise<Target> {
   const kind = opts.kind ?? targetKind();
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `stv-e2e-`));
+  // Short paths: unix socket paths under the exec root (shims/<64-hex id>/console.sock)
+  // must fit in 108 bytes.
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stv-'));
   const socket = path.join(dir, 'engine.sock');
   const dataRoot = path.join(dir, 'root');
-  const execRoot = path.join(dir, 'exec');
+  const execRoot = path.join(dir, 'e');
   const home = path.join(dir, 'home');
   fs.mkdirSync(home, { recursive: true });
   const pidfile = path.join(dir, 'engine.pid');

@@ -227,7 +227,7 @@ export class ContainerService {
       await writeBundle(bundle, spec);
       const lc = c.hostConfig.LogConfig;
       const logCfg = lc?.Config ?? {};
-      await this.o.tasks.create({
+      const { pid } = await this.o.tasks.create({
         id,
         bundle,
         ...(lc?.Type === 'none' ? {} : { logPath: this.paths(id).log }),
@@ -240,7 +240,6 @@ export class ContainerService {
       created = true;
       await this.deliverPendingAttaches(id);
       await this.o.tasks.startCreated(id);
-      const pid = await this.taskPid(id);
       c.state = {
         ...c.state,
         status: 'running',
@@ -271,16 +270,6 @@ export class ContainerService {
     }
     this.publish(c, 'start');
     this.monitor(id);
-  }
-
-  private async taskPid(id: string): Promise<number> {
-    try {
-      const pids = await this.o.tasks.ps(id);
-      if (pids.length) return pids[0]!;
-    } catch {
-      /* not known yet */
-    }
-    return 0;
   }
 
   private async buildSpecFor(c: ContainerRecord, rootfs: string, imageConfig: ContainerRecord['config']): Promise<Spec> {
