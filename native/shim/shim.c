@@ -3,7 +3,9 @@
  * `<runtime> create` (and `start` when asked), holds the container's stdio (pipes or a
  * pty master), writes Docker json-file logs, serves attach and control requests on a
  * unix socket in its state dir, reaps the container and records its exit status in
- * exit.json. See docs/shim.md for the protocol and the files.
+ * exit.json. It also hosts the container's exec processes (`runtime exec --detach`):
+ * each has its own stdio, attach clients and exit record (exec-<eid>.exit).
+ * See docs/shim.md for the protocol and the files.
  *
  * One thread, one poll loop. Every buffer is bounded. No library beyond libc.
  */
@@ -37,7 +39,9 @@
 #define STDIN_BUF 65536
 #define READ_CHUNK 32768
 #define MAX_RT_ARGS 16
-#define DRAIN_MS 2000 /* after init exits, wait this long at most for stdio EOF */
+#define DRAIN_MS 2000 /* after a process exits, wait this long at most for its stdio EOF */
+#define MAX_PROCS 33   /* the container's init (procs[0]) and up to 32 exec processes */
+#define EID_MAX 64
 
 struct opts {
 	const char *id, *bundle, *state, *runtime, *root, *log;
@@ -49,9 +53,25 @@ struct opts {
 
 enum cmode { C_REQ, C_ATTACH, C_WAIT };
 
+/* One process whose stdio the shim holds: the container's init, or an exec process. */
+struct proc {
+	int used, is_init, tty, open_stdin, stdin_once;
+	char eid[EID_MAX + 2]; /* exec id ("" for init) */
+	pid_t pid;
+	int out_fd, err_fd; /* read ends; with a tty out_fd is the pty master */
+	int in_fd;          /* write end of stdin (the master again with a tty) */
+	char *stdin_buf;    /* STDIN_BUF bytes */
+	size_t stdin_len;
+	int stdin_close_pending;
+	int exited, finalized, status;
+	struct timespec exit_time, exited_mono;
+	char exit_json[512];
+};
+
 struct client {
 	int fd;
 	enum cmode mode;
+	int proc; /* index in procs[] of the process attached to / waited for */
 	int want_in, want_out, want_err, in_eof, closing;
 	size_t reqlen;
 	char req[REQ_MAX];
@@ -63,18 +83,12 @@ static struct opts o;
 static struct logfile logf;
 static struct linebuf lb_out = {.stream = "stdout"}, lb_err = {.stream = "stderr"};
 static struct client clients[MAX_CLIENTS];
+static struct proc procs[MAX_PROCS];
+#define INIT (&procs[0])
+static char init_stdin_buf[STDIN_BUF];
 static int listen_fd = -1, sig_fd = -1;
-static int out_fd = -1, err_fd = -1; /* read ends; with a tty out_fd is the pty master */
-static int in_fd = -1;               /* write end of stdin (the master again with a tty) */
-static char stdin_buf[STDIN_BUF];
-static size_t stdin_len;
-static int stdin_close_pending;
-static pid_t init_pid = -1;
-static int started, exited, finalized;
-static int exit_status;
-static struct timespec exit_time;
+static int started;
 static char oom_path[PATH_MAX];
-static char exit_json[512];
 static char p_log[PATH_MAX], p_pid[PATH_MAX], p_console[PATH_MAX];
 
 static void die(const char *fmt, ...)
@@ -291,7 +305,7 @@ static int unix_listen(const char *name)
 static void find_oom_path(void)
 {
 	char p[64], line[1024];
-	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)init_pid);
+	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)INIT->pid);
 	FILE *f = fopen(p, "re");
 	if (!f)
 		return;
@@ -372,24 +386,25 @@ static void do_create(void)
 	cmd[n] = NULL;
 
 	int st = run_runtime(cmd, in_p[0], out_p[1], err_p[1]);
+	struct proc *p = INIT;
 	if (!o.tty) {
 		if (in_p[0] >= 0)
 			close(in_p[0]);
 		close(out_p[1]);
 		close(err_p[1]);
-		in_fd = in_p[1];
-		out_fd = out_p[0];
-		err_fd = err_p[0];
+		p->in_fd = in_p[1];
+		p->out_fd = out_p[0];
+		p->err_fd = err_p[0];
 	}
 	if (!ok_status(st))
 		create_failed("error create %d\n", st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 255);
 	if (o.tty) {
-		out_fd = recv_master(con);
+		p->out_fd = recv_master(con);
 		close(con);
 		unlink("console.sock");
-		if (out_fd < 0)
+		if (p->out_fd < 0)
 			create_failed("error console %d\n", errno);
-		in_fd = o.open_stdin ? out_fd : -1;
+		p->in_fd = o.open_stdin ? p->out_fd : -1;
 	}
 	FILE *pf = fopen(p_pid, "re");
 	int pid = 0;
@@ -398,13 +413,55 @@ static void do_create(void)
 		fclose(pf);
 	if (got != 1 || pid <= 0)
 		create_failed("error pid-file %d\n", 0);
-	init_pid = pid;
-	set_nonblock(out_fd);
-	if (err_fd >= 0)
-		set_nonblock(err_fd);
-	if (in_fd >= 0 && in_fd != out_fd)
-		set_nonblock(in_fd);
+	p->pid = pid;
+	set_nonblock(p->out_fd);
+	if (p->err_fd >= 0)
+		set_nonblock(p->err_fd);
+	if (p->in_fd >= 0 && p->in_fd != p->out_fd)
+		set_nonblock(p->in_fd);
 	find_oom_path();
+}
+
+/* ---- processes ---- */
+
+static int proc_index(const struct proc *p)
+{
+	return (int)(p - procs);
+}
+
+static void proc_reset(struct proc *p)
+{
+	memset(p, 0, sizeof *p);
+	p->out_fd = p->err_fd = p->in_fd = -1;
+	p->pid = -1;
+}
+
+static struct proc *find_exec(const char *eid)
+{
+	for (int i = 1; i < MAX_PROCS; i++)
+		if (procs[i].used && !strcmp(procs[i].eid, eid))
+			return &procs[i];
+	return NULL;
+}
+
+/* A free exec slot: never used, or finalized with no client still pointing at it. */
+static struct proc *alloc_exec(void)
+{
+	for (int i = 1; i < MAX_PROCS; i++) {
+		struct proc *p = &procs[i];
+		if (p->used && !p->finalized)
+			continue;
+		int busy = 0;
+		for (int k = 0; k < MAX_CLIENTS; k++)
+			if (clients[k].fd >= 0 && clients[k].proc == i)
+				busy = 1;
+		if (busy)
+			continue;
+		free(p->stdin_buf);
+		proc_reset(p);
+		return p;
+	}
+	return NULL;
 }
 
 /* ---- clients ---- */
@@ -474,71 +531,117 @@ static void reply(struct client *c, const char *msg)
 	enqueue(c, msg, strlen(msg));
 }
 
-/* Output from the container: to the log and to every attached client. */
-static void fan_out(int stream, const char *p, size_t n)
+/* Output of a process: to the log (init only) and to every client attached to it. */
+static void fan_out(struct proc *pr, int stream, const char *p, size_t n)
 {
 	unsigned char hdr[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
 				(unsigned char)(n >> 8), (unsigned char)n};
-	log_feed(&logf, stream == 1 ? &lb_out : &lb_err, p, n);
-	log_sync(&logf);
+	int idx = proc_index(pr);
+	if (pr->is_init) {
+		log_feed(&logf, stream == 1 ? &lb_out : &lb_err, p, n);
+		log_sync(&logf);
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &clients[i];
-		if (c->fd < 0 || c->mode != C_ATTACH || c->closing)
+		if (c->fd < 0 || c->mode != C_ATTACH || c->closing || c->proc != idx)
 			continue;
 		if ((stream == 1 && !c->want_out) || (stream == 2 && !c->want_err))
 			continue;
-		if (!o.tty)
+		if (!pr->tty)
 			enqueue(c, (const char *)hdr, sizeof hdr);
 		if (c->fd >= 0)
 			enqueue(c, p, n);
 	}
 }
 
-static void format_exit(void)
+static void format_exit(struct proc *p)
 {
 	char ts[48];
 	struct tm tm;
 	int code, sig = 0;
-	if (WIFEXITED(exit_status))
-		code = WEXITSTATUS(exit_status);
-	else if (WIFSIGNALED(exit_status)) {
-		sig = WTERMSIG(exit_status);
+	if (WIFEXITED(p->status))
+		code = WEXITSTATUS(p->status);
+	else if (WIFSIGNALED(p->status)) {
+		sig = WTERMSIG(p->status);
 		code = 128 + sig;
 	} else
 		code = 255;
-	gmtime_r(&exit_time.tv_sec, &tm);
+	gmtime_r(&p->exit_time.tv_sec, &tm);
 	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
 	char frac[16];
-	snprintf(frac, sizeof frac, ".%09ld", exit_time.tv_nsec);
+	snprintf(frac, sizeof frac, ".%09ld", p->exit_time.tv_nsec);
 	size_t f = strlen(frac);
 	while (f > 1 && frac[f - 1] == '0')
 		frac[--f] = '\0';
 	snprintf(ts + n, sizeof ts - n, "%sZ", f > 1 ? frac : "");
-	snprintf(exit_json, sizeof exit_json,
+	snprintf(p->exit_json, sizeof p->exit_json,
 		 "{\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\",\"pid\":%d}", code, sig,
-		 oom_killed() ? "true" : "false", ts, (int)init_pid);
+		 p->is_init && oom_killed() ? "true" : "false", ts, (int)p->pid);
 }
 
-/* Records the exit status (write temp + fsync + rename), wakes waiters, ends attaches. */
-static void finalize(void)
+/* Writes `data` to `name` atomically (temp file, fsync, rename). */
+static void write_atomic(const char *name, const char *data)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0 || close(fd) < 0 || rename(tmp, name) < 0)
+		fprintf(stderr, "shim: write %s: %s\n", name, strerror(errno));
+}
+
+static void close_proc_fd(struct proc *p, int *fd)
+{
+	if (*fd < 0)
+		return;
+	int same = p->in_fd == p->out_fd;
+	close(*fd);
+	if (fd == &p->out_fd && same)
+		p->in_fd = -1;
+	if (fd == &p->in_fd && same)
+		p->out_fd = -1;
+	*fd = -1;
+}
+
+/* Records a process's exit status (exit.json / exec-<eid>.exit), wakes its waiters, ends its attaches. */
+static void finalize(struct proc *p)
 {
 	char line[600];
-	if (finalized)
+	if (p->finalized)
 		return;
-	finalized = 1;
-	log_flush(&logf, &lb_out);
-	log_flush(&logf, &lb_err);
-	if (logf.fd >= 0)
-		fsync(logf.fd);
-	format_exit();
-	int fd = open("exit.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, exit_json, strlen(exit_json)) < 0 || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename("exit.json.tmp", "exit.json") < 0)
-		perror("shim: write exit.json");
-	snprintf(line, sizeof line, "exit %s\n", exit_json);
+	if (p->is_init) {
+		/* Exec processes die with the container's pid namespace: record them first. */
+		for (int i = 1; i < MAX_PROCS; i++) {
+			struct proc *e = &procs[i];
+			if (!e->used || e->finalized)
+				continue;
+			if (!e->exited) {
+				e->exited = 1;
+				e->status = SIGKILL; /* a wait status: killed by SIGKILL */
+				clock_gettime(CLOCK_REALTIME, &e->exit_time);
+			}
+			finalize(e);
+		}
+	}
+	p->finalized = 1;
+	if (p->is_init) {
+		log_flush(&logf, &lb_out);
+		log_flush(&logf, &lb_err);
+		if (logf.fd >= 0)
+			fsync(logf.fd);
+	}
+	format_exit(p);
+	if (p->is_init)
+		write_atomic("exit.json", p->exit_json);
+	else {
+		char name[EID_MAX + 16];
+		snprintf(name, sizeof name, "exec-%s.exit", p->eid);
+		write_atomic(name, p->exit_json);
+	}
+	snprintf(line, sizeof line, "exit %s\n", p->exit_json);
+	int idx = proc_index(p);
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &clients[i];
-		if (c->fd < 0)
+		if (c->fd < 0 || c->proc != idx || c->closing)
 			continue;
 		if (c->mode == C_WAIT)
 			reply(c, line);
@@ -547,42 +650,222 @@ static void finalize(void)
 			flush_client(c);
 		}
 	}
-	if (in_fd >= 0 && in_fd != out_fd)
-		close(in_fd);
-	in_fd = -1;
+	if (p->in_fd >= 0 && p->in_fd != p->out_fd)
+		close(p->in_fd);
+	p->in_fd = -1;
+	if (!p->is_init) {
+		close_proc_fd(p, &p->out_fd);
+		close_proc_fd(p, &p->err_fd);
+		free(p->stdin_buf);
+		p->stdin_buf = NULL;
+		p->stdin_len = 0;
+	}
 }
 
-static void close_stdin(void)
+static void close_stdin(struct proc *p)
 {
-	stdin_close_pending = 1;
-	if (stdin_len == 0 && in_fd >= 0) {
-		if (in_fd != out_fd)
-			close(in_fd);
-		in_fd = -1;
+	p->stdin_close_pending = 1;
+	if (p->stdin_len == 0 && p->in_fd >= 0) {
+		if (p->in_fd != p->out_fd)
+			close(p->in_fd);
+		p->in_fd = -1;
 	}
+}
+
+static int valid_eid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > EID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* `exec <eid> <tty> <stdin> <attach-in> <attach-out> <attach-err>`: runs
+ * `runtime exec --detach` with exec-<eid>.json as the process and hands the connection
+ * over as the exec's attach stream (when any stream is wanted) after "ok <pid>". */
+static void do_exec(struct client *c, const char *eid, unsigned tty, unsigned in, unsigned a_in, unsigned a_out,
+		    unsigned a_err)
+{
+	char spec[PATH_MAX], pidf[PATH_MAX], line[64];
+	if (!valid_eid(eid)) {
+		reply(c, "error invalid exec id\n");
+		return;
+	}
+	if (!started || INIT->exited) {
+		reply(c, "error container is not running\n");
+		return;
+	}
+	snprintf(spec, sizeof spec, "%s/exec-%s.exit", o.state, eid);
+	if (find_exec(eid) || access(spec, F_OK) == 0) {
+		reply(c, "error exec already started\n");
+		return;
+	}
+	snprintf(spec, sizeof spec, "%s/exec-%s.json", o.state, eid);
+	snprintf(pidf, sizeof pidf, "%s/exec-%s.pid", o.state, eid);
+	struct proc *p = alloc_exec();
+	char *buf = in && !tty ? malloc(STDIN_BUF) : tty && in ? malloc(STDIN_BUF) : NULL;
+	if (!p || (in && !buf)) {
+		free(buf);
+		reply(c, "error too many exec processes\n");
+		return;
+	}
+	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, con = -1;
+	const char *cmd[12];
+	int n = 0;
+	cmd[n++] = "exec";
+	cmd[n++] = "--detach";
+	cmd[n++] = "--pid-file";
+	cmd[n++] = pidf;
+	cmd[n++] = "--process";
+	cmd[n++] = spec;
+	if (tty) {
+		con = unix_listen("console.sock");
+		if (con < 0) {
+			free(buf);
+			reply(c, "error console socket\n");
+			return;
+		}
+		cmd[n++] = "--console-socket";
+		cmd[n++] = p_console;
+	} else if ((in && pipe2(in_p, O_CLOEXEC) < 0) || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
+		free(buf);
+		reply(c, "error pipe\n");
+		return;
+	}
+	cmd[n++] = o.id;
+	cmd[n] = NULL;
+	int st = run_runtime(cmd, in_p[0], out_p[1], err_p[1]);
+	int out_fd = -1, err_fd = -1, in_fd = -1;
+	if (!tty) {
+		if (in_p[0] >= 0)
+			close(in_p[0]);
+		close(out_p[1]);
+		close(err_p[1]);
+		in_fd = in_p[1];
+		out_fd = out_p[0];
+		err_fd = err_p[0];
+	}
+	if (ok_status(st) && tty) {
+		out_fd = recv_master(con);
+		in_fd = in ? out_fd : -1;
+	}
+	if (con >= 0) {
+		close(con);
+		unlink("console.sock");
+	}
+	FILE *pf = fopen(pidf, "re");
+	int pid = 0;
+	int got = pf ? fscanf(pf, "%d", &pid) : 0;
+	if (pf)
+		fclose(pf);
+	unlink(pidf);
+	if (!ok_status(st) || out_fd < 0 || got != 1 || pid <= 0) {
+		if (in_fd >= 0 && in_fd != out_fd)
+			close(in_fd);
+		if (out_fd >= 0)
+			close(out_fd);
+		if (err_fd >= 0)
+			close(err_fd);
+		free(buf);
+		reply(c, "error exec failed\n");
+		return;
+	}
+	p->used = 1;
+	p->tty = tty != 0;
+	p->open_stdin = in != 0;
+	p->stdin_once = 1;
+	snprintf(p->eid, sizeof p->eid, "%s", eid);
+	p->pid = pid;
+	p->out_fd = out_fd;
+	p->err_fd = err_fd;
+	p->in_fd = in_fd;
+	p->stdin_buf = buf;
+	set_nonblock(out_fd);
+	if (err_fd >= 0)
+		set_nonblock(err_fd);
+	if (in_fd >= 0 && in_fd != out_fd)
+		set_nonblock(in_fd);
+	snprintf(line, sizeof line, "ok %d\n", pid);
+	if (!a_in && !a_out && !a_err) {
+		reply(c, line);
+		return;
+	}
+	c->mode = C_ATTACH;
+	c->proc = proc_index(p);
+	c->want_in = a_in && p->open_stdin;
+	c->want_out = a_out != 0;
+	c->want_err = a_err != 0;
+	enqueue(c, line, strlen(line));
+}
+
+static void reply_exit_file(struct client *c, const char *eid)
+{
+	char name[EID_MAX + 16], line[600];
+	snprintf(name, sizeof name, "exec-%s.exit", eid);
+	int fd = open(name, O_RDONLY | O_CLOEXEC);
+	ssize_t r = fd >= 0 ? read(fd, line + 5, sizeof line - 7) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (r <= 0) {
+		reply(c, "error no such exec\n");
+		return;
+	}
+	memcpy(line, "exit ", 5);
+	line[5 + r] = '\n';
+	line[6 + r] = '\0';
+	reply(c, line);
 }
 
 static void handle_request(struct client *c)
 {
 	char *r = c->req;
-	unsigned a, b, d;
+	char eid[EID_MAX + 2];
+	unsigned a, b, d, e, f, g;
 	if (sscanf(r, "attach %u %u %u", &a, &b, &d) == 3) {
-		if (finalized) {
+		if (INIT->finalized) {
 			reply(c, "error container has exited\n");
 			return;
 		}
 		c->mode = C_ATTACH;
+		c->proc = 0;
 		c->want_in = a && o.open_stdin;
 		c->want_out = b != 0;
 		c->want_err = d != 0;
 		enqueue(c, "ok\n", 3);
-	} else if (!strcmp(r, "wait")) {
-		if (finalized) {
-			char line[600];
-			snprintf(line, sizeof line, "exit %s\n", exit_json);
-			reply(c, line);
-		} else
+	} else if (sscanf(r, "exec %65s %u %u %u %u %u", eid, &a, &b, &d, &e, &f) == 6) {
+		do_exec(c, eid, a, b, d, e, f);
+	} else if (sscanf(r, "wait-exec %65s", eid) == 1) {
+		struct proc *p = valid_eid(eid) ? find_exec(eid) : NULL;
+		if (p && !p->finalized) {
 			c->mode = C_WAIT;
+			c->proc = proc_index(p);
+		} else if (valid_eid(eid))
+			reply_exit_file(c, eid);
+		else
+			reply(c, "error invalid exec id\n");
+	} else if (sscanf(r, "resize-exec %65s %u %u", eid, &g, &b) == 3) {
+		struct proc *p = valid_eid(eid) ? find_exec(eid) : NULL;
+		struct winsize ws = {.ws_row = (unsigned short)g, .ws_col = (unsigned short)b};
+		if (!p || p->finalized)
+			reply(c, "error exec is not running\n");
+		else if (!p->tty || p->out_fd < 0)
+			reply(c, "error not a tty\n");
+		else if (ioctl(p->out_fd, TIOCSWINSZ, &ws) < 0)
+			reply(c, "error resize failed\n");
+		else
+			reply(c, "ok\n");
+	} else if (!strcmp(r, "wait")) {
+		if (INIT->finalized) {
+			char line[600];
+			snprintf(line, sizeof line, "exit %s\n", INIT->exit_json);
+			reply(c, line);
+		} else {
+			c->mode = C_WAIT;
+			c->proc = 0;
+		}
 	} else if (!strcmp(r, "start")) {
 		if (started) {
 			reply(c, "error container already started\n");
@@ -597,19 +880,19 @@ static void handle_request(struct client *c)
 			reply(c, "error start failed\n");
 	} else if (sscanf(r, "resize %u %u", &a, &b) == 2) {
 		struct winsize ws = {.ws_row = (unsigned short)a, .ws_col = (unsigned short)b};
-		if (!o.tty || out_fd < 0)
+		if (!o.tty || INIT->out_fd < 0)
 			reply(c, "error not a tty\n");
-		else if (ioctl(out_fd, TIOCSWINSZ, &ws) < 0)
+		else if (ioctl(INIT->out_fd, TIOCSWINSZ, &ws) < 0)
 			reply(c, "error resize failed\n");
 		else
 			reply(c, "ok\n");
 	} else if (!strcmp(r, "close-stdin")) {
-		close_stdin();
+		close_stdin(INIT);
 		reply(c, "ok\n");
 	} else if (!strcmp(r, "state")) {
 		char line[64];
-		snprintf(line, sizeof line, "ok %s %d\n", finalized ? "stopped" : started ? "running" : "created",
-			 (int)init_pid);
+		snprintf(line, sizeof line, "ok %s %d\n", INIT->finalized ? "stopped" : started ? "running" : "created",
+			 (int)INIT->pid);
 		reply(c, line);
 	} else if (!strcmp(r, "delete")) {
 		const char *cmd[] = {"delete", "--force", o.id, NULL};
@@ -630,11 +913,12 @@ static void client_readable(struct client *c)
 {
 	char buf[4096];
 	if (c->mode == C_ATTACH) {
-		size_t room = STDIN_BUF - stdin_len;
-		if (c->want_in && in_fd >= 0 && room == 0)
+		struct proc *p = &procs[c->proc];
+		int to_stdin = c->want_in && !c->closing && p->in_fd >= 0 && p->stdin_buf;
+		size_t room = STDIN_BUF - p->stdin_len;
+		if (to_stdin && room == 0)
 			return;
-		ssize_t r = read(c->fd, c->want_in && in_fd >= 0 ? stdin_buf + stdin_len : buf,
-				 c->want_in && in_fd >= 0 ? room : sizeof buf);
+		ssize_t r = read(c->fd, to_stdin ? p->stdin_buf + p->stdin_len : buf, to_stdin ? room : sizeof buf);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				drop(c);
@@ -642,12 +926,12 @@ static void client_readable(struct client *c)
 		}
 		if (r == 0) {
 			c->in_eof = 1;
-			if (c->want_in && o.stdin_once)
-				close_stdin();
+			if (c->want_in && !c->closing && p->stdin_once)
+				close_stdin(p);
 			return;
 		}
-		if (c->want_in && in_fd >= 0)
-			stdin_len += (size_t)r;
+		if (to_stdin)
+			p->stdin_len += (size_t)r;
 		return;
 	}
 	if (c->mode != C_REQ || c->closing) {
@@ -681,9 +965,12 @@ static void client_readable(struct client *c)
 	memcpy(extra, nl + 1, rest);
 	*nl = '\0';
 	handle_request(c);
-	if (rest > 0 && c->fd >= 0 && c->mode == C_ATTACH && c->want_in && in_fd >= 0 && rest <= STDIN_BUF - stdin_len) {
-		memcpy(stdin_buf + stdin_len, extra, rest);
-		stdin_len += rest;
+	if (rest > 0 && c->fd >= 0 && c->mode == C_ATTACH && c->want_in) {
+		struct proc *p = &procs[c->proc];
+		if (p->in_fd >= 0 && p->stdin_buf && rest <= STDIN_BUF - p->stdin_len) {
+			memcpy(p->stdin_buf + p->stdin_len, extra, rest);
+			p->stdin_len += rest;
+		}
 	}
 }
 
@@ -716,53 +1003,54 @@ static void reap(void)
 		pid_t p = waitpid(-1, &st, WNOHANG);
 		if (p <= 0)
 			return;
-		if (p == init_pid && !exited) {
-			exited = 1;
-			exit_status = st;
-			clock_gettime(CLOCK_REALTIME, &exit_time);
+		for (int i = 0; i < MAX_PROCS; i++) {
+			struct proc *pr = &procs[i];
+			if (pr->used && pr->pid == p && !pr->exited) {
+				pr->exited = 1;
+				pr->status = st;
+				clock_gettime(CLOCK_REALTIME, &pr->exit_time);
+				clock_gettime(CLOCK_MONOTONIC, &pr->exited_mono);
+				break;
+			}
 		}
 	}
 }
 
-/* Reads one chunk of container output; returns 0 on EOF/error (fd closed). */
-static int pump(int *fd, int stream)
+/* Reads one chunk of a process's output; closes the fd on EOF/error. */
+static void pump(struct proc *p, int *fd, int stream)
 {
 	static char buf[READ_CHUNK];
 	ssize_t r = read(*fd, buf, sizeof buf);
 	if (r > 0) {
-		fan_out(stream, buf, (size_t)r);
-		return 1;
+		fan_out(p, stream, buf, (size_t)r);
+		return;
 	}
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
-		return 1;
+		return;
 	/* EOF, or EIO from a pty master once every slave is closed. */
-	if (*fd == in_fd)
-		in_fd = -1;
-	close(*fd);
-	*fd = -1;
-	return 0;
+	close_proc_fd(p, fd);
 }
 
-static void pump_stdin(void)
+static void pump_stdin(struct proc *p)
 {
-	while (stdin_len > 0 && in_fd >= 0) {
-		ssize_t w = write(in_fd, stdin_buf, stdin_len);
+	while (p->stdin_len > 0 && p->in_fd >= 0) {
+		ssize_t w = write(p->in_fd, p->stdin_buf, p->stdin_len);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN) {
-				stdin_len = 0; /* the container closed its stdin: discard */
-				if (in_fd != out_fd)
-					close(in_fd);
-				in_fd = -1;
+				p->stdin_len = 0; /* the process closed its stdin: discard */
+				if (p->in_fd != p->out_fd)
+					close(p->in_fd);
+				p->in_fd = -1;
 			}
 			break;
 		}
-		memmove(stdin_buf, stdin_buf + w, stdin_len - (size_t)w);
-		stdin_len -= (size_t)w;
+		memmove(p->stdin_buf, p->stdin_buf + w, p->stdin_len - (size_t)w);
+		p->stdin_len -= (size_t)w;
 	}
-	if (stdin_close_pending && stdin_len == 0)
-		close_stdin();
+	if (p->stdin_close_pending && p->stdin_len == 0)
+		close_stdin(p);
 }
 
 static long ms_since(const struct timespec *t)
@@ -772,55 +1060,66 @@ static long ms_since(const struct timespec *t)
 	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* poll slots for process fds are tagged PFD_BASE + proc*3 + {0 out, 1 err, 2 in} */
+#define PFD_BASE 1000
+
 static void loop(void)
 {
-	struct pollfd pf[MAX_CLIENTS + 4];
-	int cidx[MAX_CLIENTS + 4];
-	struct timespec exited_mono = {0};
+	struct pollfd pf[MAX_CLIENTS + 2 + 3 * MAX_PROCS];
+	int cidx[MAX_CLIENTS + 2 + 3 * MAX_PROCS];
 	for (;;) {
 		int n = 0;
+		int timeout = -1;
 		pf[n] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
 		cidx[n++] = -1;
 		pf[n] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
 		cidx[n++] = -2;
-		if (out_fd >= 0) {
-			short ev = POLLIN;
-			if (in_fd == out_fd && stdin_len > 0)
-				ev |= POLLOUT;
-			pf[n] = (struct pollfd){.fd = out_fd, .events = ev};
-			cidx[n++] = -3;
+		int again = 0;
+		for (int i = 0; i < MAX_PROCS; i++) {
+			struct proc *p = &procs[i];
+			if (!p->used || p->finalized)
+				continue;
+			if (p->exited) {
+				long left = DRAIN_MS - ms_since(&p->exited_mono);
+				if (left <= 0 || (p->out_fd < 0 && p->err_fd < 0)) {
+					finalize(p);
+					again = 1;
+					break;
+				}
+				if (timeout < 0 || left < timeout)
+					timeout = (int)left;
+			}
+			if (p->out_fd >= 0) {
+				short ev = POLLIN;
+				if (p->in_fd == p->out_fd && p->stdin_len > 0)
+					ev |= POLLOUT;
+				pf[n] = (struct pollfd){.fd = p->out_fd, .events = ev};
+				cidx[n++] = PFD_BASE + i * 3;
+			}
+			if (p->err_fd >= 0) {
+				pf[n] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+				cidx[n++] = PFD_BASE + i * 3 + 1;
+			}
+			if (p->in_fd >= 0 && p->in_fd != p->out_fd && p->stdin_len > 0) {
+				pf[n] = (struct pollfd){.fd = p->in_fd, .events = POLLOUT};
+				cidx[n++] = PFD_BASE + i * 3 + 2;
+			}
 		}
-		if (err_fd >= 0) {
-			pf[n] = (struct pollfd){.fd = err_fd, .events = POLLIN};
-			cidx[n++] = -4;
-		}
-		if (in_fd >= 0 && in_fd != out_fd && stdin_len > 0) {
-			pf[n] = (struct pollfd){.fd = in_fd, .events = POLLOUT};
-			cidx[n++] = -5;
-		}
+		if (again)
+			continue;
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			struct client *c = &clients[i];
 			if (c->fd < 0)
 				continue;
 			short ev = 0;
-			int wants_stdin_room = c->mode == C_ATTACH && c->want_in && in_fd >= 0;
-			if (!c->in_eof && (!wants_stdin_room || STDIN_BUF - stdin_len >= 4096))
+			struct proc *p = &procs[c->proc];
+			int wants_stdin_room = c->mode == C_ATTACH && c->want_in && p->in_fd >= 0 && !c->closing;
+			if (!c->in_eof && (!wants_stdin_room || STDIN_BUF - p->stdin_len >= 4096))
 				ev |= POLLIN;
 			if (c->outlen > 0)
 				ev |= POLLOUT;
 			pf[n] = (struct pollfd){.fd = c->fd, .events = ev};
 			cidx[n++] = i;
-		}
-		int timeout = -1;
-		if (exited && !finalized) {
-			if (exited_mono.tv_sec == 0)
-				clock_gettime(CLOCK_MONOTONIC, &exited_mono);
-			long left = DRAIN_MS - ms_since(&exited_mono);
-			if (left <= 0 || (out_fd < 0 && err_fd < 0)) {
-				finalize();
-				continue;
-			}
-			timeout = (int)left;
 		}
 		int r = poll(pf, (nfds_t)n, timeout);
 		if (r < 0) {
@@ -832,29 +1131,32 @@ static void loop(void)
 			short re = pf[k].revents;
 			if (!re)
 				continue;
-			switch (cidx[k]) {
-			case -1:
+			if (cidx[k] == -1) {
 				accept_clients();
-				break;
-			case -2:
+			} else if (cidx[k] == -2) {
 				reap();
-				break;
-			case -3:
-				if (re & POLLOUT)
-					pump_stdin();
-				if ((re & (POLLIN | POLLHUP | POLLERR)) && out_fd >= 0)
-					pump(&out_fd, 1);
-				break;
-			case -4:
-				pump(&err_fd, 2);
-				break;
-			case -5:
-				pump_stdin();
-				break;
-			default: {
+			} else if (cidx[k] >= PFD_BASE) {
+				struct proc *p = &procs[(cidx[k] - PFD_BASE) / 3];
+				int kind = (cidx[k] - PFD_BASE) % 3;
+				if (p->finalized)
+					continue;
+				if (kind == 0) {
+					if (p->out_fd != pf[k].fd)
+						continue;
+					if (re & POLLOUT)
+						pump_stdin(p);
+					if ((re & (POLLIN | POLLHUP | POLLERR)) && p->out_fd >= 0)
+						pump(p, &p->out_fd, 1);
+				} else if (kind == 1) {
+					if (p->err_fd == pf[k].fd)
+						pump(p, &p->err_fd, 2);
+				} else if (p->in_fd == pf[k].fd) {
+					pump_stdin(p);
+				}
+			} else {
 				struct client *c = &clients[cidx[k]];
 				if (c->fd < 0 || c->fd != pf[k].fd)
-					break;
+					continue;
 				if (re & POLLOUT)
 					flush_client(c);
 				if (c->fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR)))
@@ -862,10 +1164,10 @@ static void loop(void)
 				if (c->fd >= 0 && (re & POLLHUP) && c->in_eof)
 					drop(c);
 			}
-			}
 		}
-		if (stdin_len > 0 && in_fd >= 0)
-			pump_stdin();
+		for (int i = 0; i < MAX_PROCS; i++)
+			if (procs[i].used && !procs[i].finalized && procs[i].stdin_len > 0 && procs[i].in_fd >= 0)
+				pump_stdin(&procs[i]);
 	}
 }
 
@@ -887,6 +1189,14 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 65536);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
+	for (int i = 0; i < MAX_PROCS; i++)
+		proc_reset(&procs[i]);
+	INIT->used = 1;
+	INIT->is_init = 1;
+	INIT->tty = o.tty;
+	INIT->open_stdin = o.open_stdin;
+	INIT->stdin_once = o.stdin_once;
+	INIT->stdin_buf = init_stdin_buf;
 	if (o.ready_fd >= 0 && fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC) < 0)
 		die("bad --ready-fd: %s", strerror(errno));
 	if (snprintf(p_log, sizeof p_log, "%s/runtime.log", o.state) >= (int)sizeof p_log ||
@@ -926,7 +1236,7 @@ int main(int argc, char **argv)
 		die("shim.sock: %s", strerror(errno));
 
 	do_create();
-	ready("ok %d\n", (int)init_pid);
+	ready("ok %d\n", (int)INIT->pid);
 	loop();
 	return 0;
 }

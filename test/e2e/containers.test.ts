@@ -95,7 +95,7 @@ describe('containers', () => {
     await ok(['unpause', 'ticker']);
     assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', 'ticker'])).trim(), 'running');
 
-    await ok(['update', '-m', '128m', 'ticker']);
+    await ok(['update', '-m', '128m', '--memory-swap', '256m', 'ticker']);
     assert.equal((await ok(['inspect', '-f', '{{.HostConfig.Memory}}', 'ticker'])).trim(), String(128 * 1024 * 1024));
 
     await ok(['rename', 'ticker', 'tocker']);
@@ -192,7 +192,10 @@ describe('containers', () => {
   it('a memory-limited container that allocates too much reports 137 and OOMKilled', async () => {
     const r = await t.docker(['run', '--name', 'oom', '-m', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c', 'x=a; while true; do x=$x$x; done']);
     assert.equal(r.code, 137, r.stderr);
-    assert.equal((await ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom'])).trim(), 'true 137');
+    // Docker 20.10 on this host's hybrid cgroup layout misses containerd's OOM event and
+    // reports OOMKilled false; stevedore's shim reads memory.oom_control / memory.events.
+    const expected = t.kind === 'docker' ? /^(true|false) 137$/ : /^true 137$/;
+    assert.match((await ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom'])).trim(), expected);
     await ok(['rm', 'oom']);
   });
 
@@ -215,12 +218,15 @@ describe('containers', () => {
     assert.equal(bad.status, 400);
     assert.equal(typeof JSON.parse(bad.body).message, 'string');
     const wrongType = await t.request('POST', '/v1.41/containers/create', { body: JSON.stringify({ Image: 'busybox', Env: 'x' }), headers: { 'Content-Type': 'application/json' } });
-    assert.equal(wrongType.status, 400);
+    // Docker 20.10 answers 500 for a JSON type mismatch (later versions 400); we answer 400.
+    assert.equal(wrongType.status, t.kind === 'docker' ? 500 : 400);
     const noImage = await t.request('POST', '/v1.41/containers/create', { body: JSON.stringify({ Image: 'nosuchimage:latest' }), headers: { 'Content-Type': 'application/json' } });
     assert.equal(noImage.status, 404);
     assert.match(JSON.parse(noImage.body).message, /No such image: nosuchimage:latest/);
     const badName = await t.request('POST', '/v1.41/containers/create?name=a%20b', { body: JSON.stringify({ Image: 'busybox' }), headers: { 'Content-Type': 'application/json' } });
-    assert.equal(badName.status, 400);
+    // Docker 20.10 answers 500 for an invalid name; we answer 400 like later versions.
+    assert.equal(badName.status, t.kind === 'docker' ? 500 : 400);
+    assert.match(JSON.parse(badName.body).message, /Invalid container name \(a b\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] are allowed/);
     const created = await t.request('POST', '/v1.41/containers/create', { body: JSON.stringify({ Image: 'busybox', Cmd: ['true'] }), headers: { 'Content-Type': 'application/json' } });
     assert.equal(created.status, 201);
     const cr = JSON.parse(created.body) as { Id: string; Warnings: unknown };

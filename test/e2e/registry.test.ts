@@ -154,7 +154,8 @@ describe('registry with htpasswd basic auth: login, push, pull, logout', { skip:
     assert.match(r.stderr, /401 Unauthorized|unauthorized/);
     assert.doesNotMatch(r.stderr + r.stdout, /wrong-password-xyz/);
     const raw = await t.request('POST', '/auth', { body: JSON.stringify({ username: 'alice', password: 'wrong-password-xyz', serveraddress: reg.host }), headers: { 'Content-Type': 'application/json' } });
-    assert.equal(raw.status, 401);
+    // Docker 20.10 answers 500 here (later versions 401, which stevedore follows)
+    assert.ok((t.kind === 'docker' ? [401, 500] : [401]).includes(raw.status), `status ${raw.status}`);
     assert.doesNotMatch(raw.body, /wrong-password-xyz/);
     if (t.kind === 'stevedore') assert.doesNotMatch(t.logs(), /wrong-password-xyz/);
   });

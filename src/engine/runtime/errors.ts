@@ -19,7 +19,7 @@ export class RuntimeCreateError extends StevedoreError {
   /** The runtime's own message (e.g. runc's "unable to start container process: …"). */
   readonly runtimeMessage: string;
 
-  constructor(runtimeMessage: string, op: 'create' | 'start' = 'create') {
+  constructor(runtimeMessage: string, op: 'create' | 'start' | 'exec' = 'create') {
     const reason = classify(runtimeMessage);
     super(reason === 'other' ? 'internal' : 'invalid-argument', `OCI runtime ${op} failed: ${runtimeMessage}: unknown`);
     this.name = 'RuntimeCreateError';

@@ -85,6 +85,21 @@ export async function shimRequest(sock: string, line: string, signal?: AbortSign
   }
 }
 
+/**
+ * Sends a request whose reply line may be followed by a stream on the same connection
+ * (`exec … ok <pid>`). Returns the reply and the socket; the caller owns the socket.
+ */
+export async function shimStreamRequest(sock: string, line: string): Promise<{ reply: string; stream: net.Socket }> {
+  const s = await connect(sock);
+  s.write(line + '\n');
+  try {
+    return { reply: await readLine(s), stream: s };
+  } catch (err) {
+    s.destroy();
+    throw err;
+  }
+}
+
 /** Opens an attach stream; the returned socket carries stdcopy frames (or raw tty bytes). */
 export async function shimAttach(sock: string, stdin: boolean, stdout: boolean, stderr: boolean): Promise<Duplex> {
   const s = await connect(sock);

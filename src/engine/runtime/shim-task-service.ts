@@ -13,8 +13,8 @@ import { conflict, internal, invalidArgument, notFound, StevedoreError } from '.
 import { projectRoot } from '../sys/project';
 import { RuntimeCreateError, lastRuntimeError } from './errors';
 import { type RuntimeConfig, RuntimeCommandError, runRuntime } from './runtime-cli';
-import { isShimGone, shimAttach, shimRequest } from './shim-client';
-import type { AttachOptions, ExitStatus, LinuxResources, StartOptions, TaskService, TaskState } from './types';
+import { isShimGone, shimAttach, shimRequest, shimStreamRequest } from './shim-client';
+import type { AttachOptions, ExecProcessOptions, ExitStatus, LinuxResources, StartOptions, TaskExec, TaskService, TaskState } from './types';
 
 /** Where and with what the service runs tasks. */
 export interface ShimTaskServiceOptions {
@@ -31,6 +31,7 @@ export interface ShimTaskServiceOptions {
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const EXEC_ID_RE = /^[0-9a-f]{1,64}$/;
 /** sockaddr_un.sun_path holds 108 bytes including the NUL. */
 const MAX_SOCK_PATH = 107;
 
@@ -54,7 +55,7 @@ export function parseSignal(sig: number | string): number {
   throw invalidArgument(`Invalid signal: ${sig}`);
 }
 
-export class ShimTaskService implements TaskService {
+export class ShimTaskService implements TaskService, TaskExec {
   private readonly shimsDir: string;
   private readonly runtime: RuntimeConfig;
   private readonly shimPath: string;
@@ -198,6 +199,86 @@ export class ShimTaskService implements TaskService {
   async closeStdin(id: string): Promise<void> {
     const reply = await this.request(id, 'close-stdin');
     if (reply !== 'ok') throw internal(reply.replace(/^error /, ''));
+  }
+
+  async exec(id: string, opts: ExecProcessOptions): Promise<{ pid: number; stream?: Duplex }> {
+    if (!EXEC_ID_RE.test(opts.execId)) throw invalidArgument(`invalid exec id: ${JSON.stringify(opts.execId)}`);
+    this.record(id);
+    const dir = this.dir(id);
+    const spec = path.join(dir, `exec-${opts.execId}.json`);
+    const logPath = path.join(dir, 'runtime.log');
+    const logSize = fileSize(logPath);
+    fs.writeFileSync(spec, JSON.stringify(opts.process), { mode: 0o600 });
+    const a = opts.attach;
+    const detached = !a.stdin && !a.stdout && !a.stderr;
+    const line = `exec ${opts.execId} ${opts.tty ? 1 : 0} ${opts.openStdin ? 1 : 0} ${a.stdin ? 1 : 0} ${a.stdout ? 1 : 0} ${a.stderr ? 1 : 0}`;
+    let reply: string;
+    let stream: Duplex | undefined;
+    try {
+      const r = await shimStreamRequest(this.sock(id), line);
+      reply = r.reply;
+      stream = r.stream;
+    } catch (err) {
+      if (isShimGone(err)) throw conflict(`Container ${id} is not running`, err);
+      throw err;
+    } finally {
+      fs.rmSync(spec, { force: true });
+    }
+    const ok = /^ok (\d+)$/.exec(reply);
+    if (!ok) {
+      stream.destroy();
+      const why = reply.replace(/^error /, '');
+      if (why === 'exec failed') {
+        const msg = fileSize(logPath) > logSize ? lastRuntimeError(logPath) : undefined;
+        throw new RuntimeCreateError(msg ?? 'exec failed', 'exec');
+      }
+      if (why === 'container is not running') throw conflict(`Container ${id} is not running`);
+      throw conflict(why);
+    }
+    if (detached) {
+      stream.destroy();
+      return { pid: Number(ok[1]) };
+    }
+    return { pid: Number(ok[1]), stream };
+  }
+
+  async waitExec(id: string, execId: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    if (!EXEC_ID_RE.test(execId)) throw notFound(`No such exec instance: ${execId}`);
+    this.record(id);
+    const file = path.join(this.dir(id), `exec-${execId}.exit`);
+    const read = () => {
+      try {
+        return parseExit(fs.readFileSync(file, 'utf8'));
+      } catch {
+        return undefined;
+      }
+    };
+    const done = read();
+    if (done) return done;
+    let reply: string;
+    try {
+      reply = await shimRequest(this.sock(id), `wait-exec ${execId}`, opts.signal);
+    } catch (err) {
+      opts.signal?.throwIfAborted();
+      const again = read();
+      if (again) return again;
+      if (isShimGone(err) || (err instanceof StevedoreError && err.kind === 'unavailable')) {
+        return { exitCode: 255, oomKilled: false, finishedAt: new Date() };
+      }
+      throw err;
+    }
+    const m = /^exit (\{.*\})$/.exec(reply);
+    if (!m) throw notFound(`No such exec instance: ${execId}`);
+    return parseExit(m[1]!);
+  }
+
+  async resizeExec(id: string, execId: string, height: number, width: number): Promise<void> {
+    if (!Number.isInteger(height) || !Number.isInteger(width) || height < 0 || width < 0 || height > 65535 || width > 65535) {
+      throw invalidArgument('invalid terminal size');
+    }
+    if (!EXEC_ID_RE.test(execId)) throw notFound(`No such exec instance: ${execId}`);
+    const reply = await this.request(id, `resize-exec ${execId} ${height} ${width}`);
+    if (reply !== 'ok') throw conflict(reply.replace(/^error /, ''));
   }
 
   async pause(id: string): Promise<void> {
@@ -377,6 +458,14 @@ function parseExit(json: string): ExitStatus {
   const st: ExitStatus = { exitCode: e.exitCode, oomKilled: e.oomKilled === true, finishedAt: new Date(e.finishedAt) };
   if (typeof e.signal === 'number' && e.signal > 0) st.signal = e.signal;
   return st;
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 function readSmall(file: string): string {

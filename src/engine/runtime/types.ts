@@ -96,3 +96,35 @@ export interface TaskControl {
 }
 
 export interface TaskService extends TaskLifecycle, TaskIO, TaskControl {}
+
+/** How to run one extra process (`docker exec`) in a running task. */
+export interface ExecProcessOptions {
+  /** Exec id: lowercase hex, 1 to 64 characters; unique within the task. */
+  execId: string;
+  /** The OCI runtime-spec `process` object handed to `runtime exec --process`. */
+  process: Record<string, unknown>;
+  /** Allocate a pty (must match `process.terminal`). */
+  tty: boolean;
+  /** Give the process a stdin fed by the returned stream (closed when the stream's writable side ends). */
+  openStdin: boolean;
+  /** Streams wanted on the returned duplex; all false = detached (no stream). */
+  attach: AttachOptions;
+}
+
+/**
+ * Exec processes, hosted by the task's shim: their output reaches the returned stream
+ * from the first byte (stdcopy frames without a tty, raw with one), the stream ends
+ * once the process has exited and its output is drained, and the exit status is kept
+ * in the task's state dir until the task is deleted.
+ */
+export interface TaskExec {
+  /**
+   * Starts the process. Throws conflict when the task is not running or the exec id
+   * is taken, {@link RuntimeCreateError} (op "exec") when the runtime refuses.
+   */
+  exec(id: string, opts: ExecProcessOptions): Promise<{ pid: number; stream?: Duplex }>;
+  /** Resolves with the exec's exit status once it has exited. Throws not-found for an unknown exec. */
+  waitExec(id: string, execId: string, opts?: { signal?: AbortSignal }): Promise<ExitStatus>;
+  /** Sets the exec's pty size; conflict when it has no tty or has exited. */
+  resizeExec(id: string, execId: string, height: number, width: number): Promise<void>;
+}
