@@ -926,7 +926,8 @@ static void client_readable(struct client *c)
 		}
 		if (r == 0) {
 			c->in_eof = 1;
-			if (c->want_in && !c->closing && p->stdin_once)
+			/* As Docker: a client's EOF closes the process's stdin only without a tty. */
+			if (c->want_in && !c->closing && p->stdin_once && !p->tty)
 				close_stdin(p);
 			return;
 		}

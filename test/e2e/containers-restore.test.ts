@@ -52,7 +52,8 @@ describe('live restore', () => {
     await first.stop();
     const left = unmountBelow(dir);
     fs.rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(left, [], 'mounts left behind');
+    // A SIGKILLed dockerd leaves its data root's own bind mount behind; stevedore must leave nothing.
+    if (first.kind === 'stevedore') assert.deepEqual(left, [], 'mounts left behind');
   });
 
   it('keeps containers running across a daemon crash and records exits that happened meanwhile', async () => {

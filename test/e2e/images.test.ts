@@ -309,8 +309,9 @@ describe('images', () => {
 describe('a crash in the middle of docker load', () => {
   it('leaves the image complete or absent, and no orphan blob or snapshot', { skip: targetKind() !== 'stevedore' ? 'inspects the data root' : false }, async (tc) => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-crash-'));
-    let t: Target | undefined = await startTarget();
-    const dir = t.dir;
+    // An explicit dir: stop() keeps it, so each restart really sees the crashed state.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-'));
+    let t: Target | undefined = await startTarget({ dir });
     try {
       // an archive with one large layer of random data (incompressible, slow to stage)
       const rootfs = path.join(work, 'rootfs');
