@@ -25,6 +25,7 @@ export class RequestContext {
   upgradeSocket: Duplex | undefined;
   upgradeHead: Buffer | undefined;
   private hijackedFlag = false;
+  private abort: AbortController | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -41,6 +42,25 @@ export class RequestContext {
   get response(): ServerResponse {
     if (!this.res) throw invalidArgument('this endpoint does not accept an upgraded connection');
     return this.res;
+  }
+
+  /**
+   * Aborted when the client goes away before the request body was read whole or the
+   * response finished: long operations (pull, push, load, build) pass it down.
+   */
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      const ac = (this.abort = new AbortController());
+      const gone = () => ac.abort(new Error('client went away'));
+      this.req.on('close', () => {
+        if (!this.req.complete) gone();
+      });
+      this.res?.on('close', () => {
+        if (!this.res!.writableFinished) gone();
+      });
+      this.upgradeSocket?.on('close', gone);
+    }
+    return this.abort.signal;
   }
 
   /** True once `hijack()` took over the connection: errors can no longer be sent as HTTP. */

@@ -29,16 +29,6 @@ function registryAuth(ctx: RequestContext): AuthConfig {
   }
 }
 
-function abortOnClose(ctx: RequestContext): AbortSignal {
-  const ac = new AbortController();
-  ctx.req.on('close', () => {
-    if (!ctx.req.complete) ac.abort(new Error('client went away'));
-  });
-  ctx.res?.on('close', () => {
-    if (!ctx.res!.writableFinished) ac.abort(new Error('client went away'));
-  });
-  return ac.signal;
-}
 
 /** Runs `fn` with a JSON-lines writer whose first write sends the 200 and the headers. */
 async function lazyProgress(ctx: RequestContext, fn: (write: (m: JsonMessage) => Promise<void>) => Promise<void>): Promise<void> {
@@ -63,7 +53,7 @@ export function pullHandler(b: DistributionBackend): (ctx: RequestContext) => Pr
     const ref = Svc.pullReference(ctx.string('fromImage') ?? '', ctx.string('tag'));
     const platform = Svc.platform(ctx.string('platform'));
     const auth = registryAuth(ctx);
-    const signal = abortOnClose(ctx);
+    const signal = ctx.signal;
     ctx.req.resume();
     await lazyProgress(ctx, async (write) => {
       await b.distribution.pull(ref, { auth, platform, signal, onMessage: write });
@@ -75,7 +65,7 @@ async function push(b: DistributionBackend, ctx: RequestContext): Promise<void> 
   // dockerd insists on the header (the CLI always sends one, maybe of empty credentials)
   if (ctx.req.headers['x-registry-auth'] === undefined) throw invalidArgument('Bad parameters and missing X-Registry-Auth: EOF');
   const auth = registryAuth(ctx);
-  const signal = abortOnClose(ctx);
+  const signal = ctx.signal;
   ctx.req.resume();
   const name = ctx.param('name');
   const tag = ctx.string('tag') || undefined;
@@ -87,12 +77,12 @@ async function auth(b: DistributionBackend, ctx: RequestContext): Promise<void> 
   if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw invalidArgument('invalid auth configuration: not a JSON object');
   // the header decoder validates fields the same way (case-insensitive keys, strings only)
   const creds = decodeAuthHeader(Buffer.from(JSON.stringify(body ?? {})).toString('base64'));
-  const r = await b.distribution.login(creds, abortOnClose(ctx));
+  const r = await b.distribution.login(creds, ctx.signal);
   ctx.send(200, { IdentityToken: r.identityToken ?? '', Status: r.status });
 }
 
 async function inspect(b: DistributionBackend, ctx: RequestContext): Promise<void> {
-  ctx.send(200, await b.distribution.inspect(ctx.param('name'), registryAuth(ctx), abortOnClose(ctx)));
+  ctx.send(200, await b.distribution.inspect(ctx.param('name'), registryAuth(ctx), ctx.signal));
 }
 
 export function distributionRoutes(b: DistributionBackend): Route[] {

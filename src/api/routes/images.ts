@@ -32,20 +32,10 @@ async function progressStream(ctx: RequestContext, fn: (write: (m: unknown) => P
   }
 }
 
-function abortOnClose(ctx: RequestContext): AbortSignal {
-  const ac = new AbortController();
-  ctx.req.on('close', () => {
-    if (!ctx.req.complete) ac.abort(new Error('client went away'));
-  });
-  ctx.res?.on('close', () => {
-    if (!ctx.res!.writableFinished) ac.abort(new Error('client went away'));
-  });
-  return ac.signal;
-}
 
 async function load(b: ImagesBackend, ctx: RequestContext): Promise<void> {
   const quiet = ctx.bool('quiet', true);
-  const signal = abortOnClose(ctx);
+  const signal = ctx.signal;
   await progressStream(ctx, (write) => b.images.load(ctx.req, { quiet, signal, onMessage: write }).then(() => undefined));
 }
 
@@ -71,7 +61,7 @@ async function create(b: ImagesBackend, ctx: RequestContext): Promise<void> {
   // bad changes or platform are a 400 before the progress stream starts, as in Docker
   applyChanges({}, changes);
   parsePlatform(platform);
-  const signal = abortOnClose(ctx);
+  const signal = ctx.signal;
   await progressStream(ctx, async (write) => {
     const id = await b.images.import(ctx.req, { changes, message, platform, ref, signal });
     await write({ status: id });
@@ -81,7 +71,7 @@ async function create(b: ImagesBackend, ctx: RequestContext): Promise<void> {
 async function save(b: ImagesBackend, ctx: RequestContext, names: string[]): Promise<void> {
   const selection = b.images.selectForSave(names);
   const res = ctx.startStream(200, 'application/x-tar');
-  const signal = abortOnClose(ctx);
+  const signal = ctx.signal;
   try {
     await b.images.save(selection, res, { signal });
   } catch (err) {

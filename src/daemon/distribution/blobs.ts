@@ -5,11 +5,12 @@
  * compressed blob is already known (see metadata.ts) is compressed only if the
  * registry asks for its bytes, and must then hash to the known digest.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { DigestTap } from '../../engine/content/digest';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { Descriptor, Info, Provider } from '../../engine/content';
@@ -26,22 +27,14 @@ export interface CompressedBlob {
 export async function compressBlob(src: Provider, digest: string, dir: string, signal?: AbortSignal): Promise<CompressedBlob> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `gz-${randomBytes(8).toString('hex')}`);
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const tap = new DigestTap();
   try {
     await pipeline(await src.reader(digest), zlib.createGzip(), tap, fs.createWriteStream(file, { mode: 0o600 }), { signal });
   } catch (err) {
     await fsp.rm(file, { force: true });
     throw err;
   }
-  return { digest: 'sha256:' + hash.digest('hex'), size, file };
+  return { digest: tap.digest(), size: tap.size, file };
 }
 
 /** A layer to be compressed on demand: its uncompressed blob and the digest it must give. */

@@ -4,11 +4,11 @@
  * from the image's and the container's, `changes` applied. The route and the pause
  * belong to the containers service; this only builds and registers the image.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Transform } from 'node:stream';
+import { DigestTap } from '../../engine/content/digest';
 import { pipeline } from 'node:stream/promises';
 import { diffUpperDir } from '../../engine/archive';
 import { applyChanges } from '../../engine/images/changes';
@@ -48,21 +48,13 @@ export async function commitContainer(svc: ImageService, o: CommitOptions): Prom
   const tmp = path.join(tmpDir, `commit-${randomBytes(8).toString('hex')}.tar`);
   const lease = imageLease(svc, 'commit');
   try {
-    const hash = createHash('sha256');
-    let size = 0;
-    const tee = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    const tee = new DigestTap();
     await pipeline(diffUpperDir(o.upperDir, { signal: o.signal }), tee, fs.createWriteStream(tmp, { mode: 0o600 }), { signal: o.signal });
-    const diffID = 'sha256:' + hash.digest('hex');
+    const diffID = tee.digest();
     leases.addResource(lease.id, { kind: 'content', id: diffID });
     const ingestRef = `commit-${lease.id}`;
     leases.addResource(lease.id, { kind: 'ingest', id: ingestRef });
-    await content.ingest(ingestRef, fs.createReadStream(tmp), { digest: diffID, size }, { signal: o.signal });
+    await content.ingest(ingestRef, fs.createReadStream(tmp), { digest: diffID, size: tee.size }, { signal: o.signal });
     const created = new Date().toISOString();
     const cfg: DockerImageConfig = {
       architecture: parentCfg.architecture,
@@ -86,7 +78,7 @@ export async function commitContainer(svc: ImageService, o: CommitOptions): Prom
       svc,
       {
         configBytes: Buffer.from(JSON.stringify(cfg)),
-        layers: [...parent.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size })), { digest: diffID, mediaType: MediaTypes.DockerLayer, size }],
+        layers: [...parent.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size })), { digest: diffID, mediaType: MediaTypes.DockerLayer, size: tee.size }],
         parent: parent.id,
         refs: ref ? [ref] : [],
       },

@@ -4,11 +4,12 @@
  * while hashed (its sha256 is the diffID), stored uncompressed in the content store,
  * unpacked, and registered with a config built from `changes`, `message`, `platform`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import { DigestTap } from '../../engine/content/digest';
+import type { Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import { decompressor, detectCompression, peek } from '../../engine/archive/compression';
 import { invalidArgument } from '../../engine/errdefs';
@@ -52,22 +53,14 @@ export async function importImage(svc: ImageService, input: Readable, opts: Impo
   const lease = imageLease(svc, 'import');
   try {
     const kind = detectCompression(await peek(input, 8));
-    const hash = createHash('sha256');
-    let size = 0;
-    const tee = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    const tee = new DigestTap();
     await pipe(input, decompressor(kind), tee, fs.createWriteStream(tmp, { mode: 0o600 }), { signal: opts.signal });
-    if (size === 0) throw invalidArgument('EOF: the imported archive is empty');
-    const diffID = 'sha256:' + hash.digest('hex');
+    if (tee.size === 0) throw invalidArgument('EOF: the imported archive is empty');
+    const diffID = tee.digest();
     leases.addResource(lease.id, { kind: 'content', id: diffID });
     const ingestRef = `import-${lease.id}`;
     leases.addResource(lease.id, { kind: 'ingest', id: ingestRef });
-    await content.ingest(ingestRef, fs.createReadStream(tmp), { digest: diffID, size }, { signal: opts.signal });
+    await content.ingest(ingestRef, fs.createReadStream(tmp), { digest: diffID, size: tee.size }, { signal: opts.signal });
     await fsp.rm(tmp, { force: true });
     const created = new Date().toISOString();
     const cfg: DockerImageConfig = {
@@ -84,7 +77,7 @@ export async function importImage(svc: ImageService, input: Readable, opts: Impo
     };
     const reg = await registerImage(
       svc,
-      { configBytes: Buffer.from(JSON.stringify(cfg)), layers: [{ digest: diffID, mediaType: MediaTypes.DockerLayer, size }], refs: opts.ref ? [opts.ref] : [] },
+      { configBytes: Buffer.from(JSON.stringify(cfg)), layers: [{ digest: diffID, mediaType: MediaTypes.DockerLayer, size: tee.size }], refs: opts.ref ? [opts.ref] : [] },
       { lease, signal: opts.signal },
     );
     svc.emit('import', reg.id, reg.id, cfg.config?.Labels);

@@ -3,6 +3,7 @@
  * build a path, so `sha256:../../x` can never reach the file system.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import { invalidArgument } from '../errdefs';
 
 const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
@@ -31,4 +32,25 @@ export function hasherFor(d: string): Hash {
 /** `sha256:<hex>` of a buffer. */
 export function sha256Digest(data: Buffer | string): string {
   return 'sha256:' + createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * A pass-through stream that hashes (sha256) and counts what flows through it, for
+ * pipelines that write a blob to a temporary file and need its digest and size.
+ */
+export class DigestTap extends Transform {
+  private readonly hash = createHash('sha256');
+  /** bytes seen so far */
+  size = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+
+  /** `sha256:<hex>` of everything seen; call once, after the stream finished. */
+  digest(): string {
+    return 'sha256:' + this.hash.digest('hex');
+  }
 }

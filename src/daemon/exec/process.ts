@@ -1,0 +1,78 @@
+/**
+ * The OCI `process` of an exec, built from the container's own spec (config.json of
+ * its bundle) the way Docker builds it: the container's environment with the exec's
+ * `Env` merged over it (and TERM=xterm with a tty), the exec's user resolved in the
+ * container's /etc/passwd and /etc/group (or the container's user), its working
+ * directory, the container's capabilities, rlimits and security settings — all
+ * capabilities when privileged.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ALL_CAPABILITIES, ScopedRootfsReader, replaceOrAppendEnv, resolveUser, type oci } from '../../engine/bundle';
+import { internal } from '../../engine/errdefs';
+
+/** What an exec asks for (Docker's ExecConfig, validated). */
+export interface ExecProcessConfig {
+  cmd: string[];
+  env: string[];
+  /** '' = the container's user */
+  user: string;
+  /** '' = the container's working directory */
+  workingDir: string;
+  privileged: boolean;
+  tty: boolean;
+  consoleSize?: { height: number; width: number };
+}
+
+/** Reads the container's process from its bundle (`<bundle>/config.json`). */
+export function readContainerProcess(bundleDir: string): oci.Process {
+  let spec: { process?: oci.Process };
+  try {
+    spec = JSON.parse(fs.readFileSync(path.join(bundleDir, 'config.json'), 'utf8')) as { process?: oci.Process };
+  } catch (err) {
+    throw internal(`cannot read the container's runtime spec: ${(err as Error).message}`, err);
+  }
+  if (!spec.process || typeof spec.process !== 'object') throw internal("the container's runtime spec has no process");
+  return spec.process;
+}
+
+/**
+ * Builds the exec's process. `rootfs` is the container's mounted root filesystem (for
+ * user names); `groupAdd` is the container's HostConfig.GroupAdd. Throws
+ * invalid-argument for an unknown user or group (Docker's messages).
+ */
+export async function buildExecProcess(base: oci.Process, cfg: ExecProcessConfig, rootfs: string, groupAdd: readonly string[] = []): Promise<oci.Process> {
+  let env = [...(base.env ?? [])];
+  if (cfg.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  env = replaceOrAppendEnv(env, cfg.env);
+
+  let user: oci.SpecUser = { ...base.user };
+  if (cfg.user) {
+    const reader = new ScopedRootfsReader(rootfs, { maxBytes: 4 * 1024 * 1024 });
+    const [passwd, group] = await Promise.all([reader.readFile('/etc/passwd'), reader.readFile('/etc/group')]);
+    const r = resolveUser(cfg.user, groupAdd, passwd, group);
+    user = { uid: r.uid, gid: r.gid, ...(r.additionalGids.length ? { additionalGids: r.additionalGids } : {}) };
+    if (base.user.umask !== undefined) user.umask = base.user.umask;
+  }
+
+  const p: oci.Process = {
+    terminal: cfg.tty,
+    user,
+    args: [...cfg.cmd],
+    env,
+    cwd: cfg.workingDir || base.cwd || '/',
+  };
+  if (cfg.tty && cfg.consoleSize) p.consoleSize = cfg.consoleSize;
+  if (cfg.privileged) {
+    const all = [...ALL_CAPABILITIES];
+    p.capabilities = { bounding: all, effective: [...all], permitted: [...all] };
+  } else if (base.capabilities) {
+    p.capabilities = structuredClone(base.capabilities);
+  }
+  if (base.rlimits) p.rlimits = structuredClone(base.rlimits);
+  if (base.noNewPrivileges !== undefined) p.noNewPrivileges = base.noNewPrivileges;
+  if (base.apparmorProfile) p.apparmorProfile = cfg.privileged ? 'unconfined' : base.apparmorProfile;
+  if (base.oomScoreAdj !== undefined) p.oomScoreAdj = base.oomScoreAdj;
+  if (base.selinuxLabel) p.selinuxLabel = base.selinuxLabel;
+  return p;
+}
