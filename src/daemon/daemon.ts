@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { systemRoutes } from '../api/routes/system';
 import { containerRoutes } from '../api/routes/containers';
+import { execRoutes } from '../api/routes/exec';
 import { diskUsageRoute, imageRoutes, imagesDiskUsage } from '../api/routes/images';
 import { distributionRoutes, pullHandler } from '../api/routes/distribution';
 import { openDistribution, type DistributionService } from './distribution/service';
@@ -17,6 +18,9 @@ import { openImageStorage, type ImageStorage } from './images/storage';
 import { DataRootLock } from './lock';
 import { openContainers } from './containers/open';
 import type { ContainerService } from './containers/service';
+import { ExecService } from './exec/service';
+import { taskIdFor } from './containers/task-ids';
+import { ShimTaskService } from '../engine/runtime';
 import { SystemService } from './system/system';
 import { which } from './system/host';
 
@@ -29,6 +33,8 @@ export class Daemon {
   images!: ImageService;
   /** containers on the shim + runc (see containers/service.ts) */
   containers!: ContainerService;
+  /** exec instances, run in the containers' shims (see exec/service.ts) */
+  execs!: ExecService;
   /** registry pull / push / login (see distribution/service.ts) */
   distribution!: DistributionService;
 
@@ -93,6 +99,13 @@ export class Daemon {
         log,
       });
       d.closers.push(() => d.containers.close());
+      d.execs = new ExecService({
+        containers: d.containers,
+        tasks: new ShimTaskService({ execRoot: config.execRoot, runtime: rt }),
+        taskId: (id) => taskIdFor(id, config.execRoot),
+        events: d.events,
+        log,
+      });
     } catch (err) {
       await d.close();
       throw err;
@@ -110,7 +123,8 @@ export class Daemon {
       .add(...systemRoutes({ system: this.system, events: this.events }))
       .add(...imageRoutes({ images: this.images, pull: pullHandler({ distribution: this.distribution }) }), diskUsageRoute([imagesDiskUsage(this.images)]))
       .add(...distributionRoutes({ distribution: this.distribution }))
-      .add(...containerRoutes({ containers: this.containers }));
+      .add(...containerRoutes({ containers: this.containers, execIds: (id) => this.execs.idsOf(id) }))
+      .add(...execRoutes({ execs: this.execs, containers: this.containers }));
   }
 
   /** Stops services in reverse order of opening and releases the data-root lock. */

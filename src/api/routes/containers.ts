@@ -17,9 +17,13 @@ import { invalidArgument, notImplemented } from '../../engine/errdefs';
 import type { RequestContext } from '../context';
 import type { Route } from '../router';
 import { STDERR, STDOUT, frame } from '../streams';
+import { parseDetachKeys } from '../../daemon/exec/keys';
+import { splice } from '../../daemon/exec/splice';
 
 export interface ContainersBackend {
   containers: ContainerService;
+  /** ids of the container's exec instances that have not exited (inspect's ExecIDs) */
+  execIds?: (containerId: string) => string[] | null;
   /** whether container `c` was created from the image `ref` (for the `ancestor` filter) */
   imageMatches?: (c: ContainerRecord, ref: string) => boolean;
 }
@@ -59,14 +63,13 @@ async function inspect(b: ContainersBackend, ctx: RequestContext): Promise<void>
   const c = b.containers.get(ctx.param('id'));
   const size = ctx.bool('size');
   const rw = size ? await b.containers.sizeRw(c.id).catch(() => 0) : undefined;
-  ctx.send(
-    200,
-    inspectView(c, {
-      paths: b.containers.paths(c.id),
-      rootfsDir: b.containers.rootfsDir(c.id),
-      ...(rw !== undefined ? { sizeRw: rw, sizeRootFs: rw } : {}),
-    }),
-  );
+  const view = inspectView(c, {
+    paths: b.containers.paths(c.id),
+    rootfsDir: b.containers.rootfsDir(c.id),
+    ...(rw !== undefined ? { sizeRw: rw, sizeRootFs: rw } : {}),
+  });
+  if (b.execIds) view.ExecIDs = b.execIds(c.id);
+  ctx.send(200, view);
 }
 
 const CONDITIONS = new Set(['not-running', 'next-exit', 'removed', '']);
@@ -148,6 +151,7 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
   const withLogs = ctx.bool('logs');
   const opts = { stdin: ctx.bool('stdin'), stdout: ctx.bool('stdout'), stderr: ctx.bool('stderr') };
   if (!stream && !withLogs) throw invalidArgument('Bad parameters: you must choose at least one stream');
+  const detachKeys = parseDetachKeys(ctx.string('detachKeys'));
   const tty = c.config.Tty === true;
   const sock = ctx.hijack();
   sock.on('error', () => {});
@@ -173,25 +177,8 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
     sock.end();
     return;
   }
-  const t = task;
-  t.on('error', () => sock.destroy());
-  t.pipe(sock);
-  if (opts.stdin) {
-    sock.on('data', (d: Buffer) => {
-      if (!t.write(d)) {
-        sock.pause();
-        t.once('drain', () => sock.resume());
-      }
-    });
-    sock.on('end', () => t.end());
-  } else {
-    sock.resume();
-  }
-  sock.on('close', () => t.destroy());
-  await new Promise<void>((r) => {
-    t.on('close', r);
-    sock.on('close', r);
-  });
+  // Docker's attach semantics (detach keys with a tty, StdinOnce, half-close): daemon/exec/splice.ts
+  await splice(sock, task, { stdin: opts.stdin && c.config.OpenStdin === true, tty, detachKeys, closeStdin: c.config.StdinOnce === true });
 }
 
 async function stats(b: ContainersBackend, ctx: RequestContext): Promise<void> {
@@ -364,14 +351,6 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       handler: async (ctx) => {
         await svc.resize(id(ctx), ctx.int('h', 0)!, ctx.int('w', 0)!);
         ok(ctx);
-      },
-    },
-    {
-      method: 'POST',
-      path: '/containers/{id}/exec',
-      handler: (ctx) => {
-        svc.get(id(ctx));
-        throw notImplemented('exec is not implemented yet');
       },
     },
   ];

@@ -1,22 +1,16 @@
 import { invalidArgument } from '../errdefs';
 import type { Descriptor } from '../content';
 import { parseDigest } from '../reference/digest';
+import { MediaTypes } from '../images/types';
 
-/** Manifest and blob media types the registry client knows. */
+/**
+ * Manifest and blob media types the registry client knows: the image model's, plus the
+ * ones only a registry speaks (schema1, which is refused; non-distributable layers).
+ */
 export const MediaType = {
-  DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  ...MediaTypes,
   DockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
   DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
-  DockerConfig: 'application/vnd.docker.container.image.v1+json',
-  DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  DockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  OciManifest: 'application/vnd.oci.image.manifest.v1+json',
-  OciIndex: 'application/vnd.oci.image.index.v1+json',
-  OciConfig: 'application/vnd.oci.image.config.v1+json',
-  OciLayer: 'application/vnd.oci.image.layer.v1.tar',
-  OciLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  OciLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
   OciLayerNonDistributableGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
 } as const;
 

@@ -1,0 +1,186 @@
+/**
+ * Exec routes (`docker exec`): create, start (hijacked, or detached), resize, inspect;
+ * and the websocket attach to a container (`/containers/{id}/attach/ws`). Thin: parse,
+ * validate, call the ExecService / ContainerService, connect the streams.
+ */
+import { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { ContainerService } from '../../daemon/containers/service';
+import { readJsonLog } from '../../daemon/containers/logs';
+import { parseDetachKeys } from '../../daemon/exec/keys';
+import { execInspectView, type ExecCreateRequest, type ExecService } from '../../daemon/exec/service';
+import { splice } from '../../daemon/exec/splice';
+import { invalidArgument } from '../../engine/errdefs';
+import { RuntimeCreateError } from '../../engine/runtime';
+import type { RequestContext } from '../context';
+import type { Route } from '../router';
+import { FrameParser, STDOUT, frame } from '../streams';
+
+export interface ExecBackend {
+  execs: ExecService;
+  containers: ContainerService;
+}
+
+const RAW = 'application/vnd.docker.raw-stream';
+const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
+
+async function create(b: ExecBackend, ctx: RequestContext): Promise<void> {
+  const body = (await ctx.json()) as ExecCreateRequest | undefined;
+  const r = b.execs.create(ctx.param('id'), body as ExecCreateRequest);
+  ctx.send(201, { Id: r.id });
+}
+
+/** The exec-start body: `{"Detach":bool,"Tty":bool,"ConsoleSize":[h,w]}`. */
+function parseStartBody(body: unknown): { detach: boolean; consoleSize?: { height: number; width: number } } {
+  if (body === undefined || body === null) return { detach: false };
+  if (typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('invalid exec start body');
+  const o = body as { Detach?: unknown; ConsoleSize?: unknown };
+  if (o.Detach !== undefined && o.Detach !== null && typeof o.Detach !== 'boolean') throw invalidArgument('Detach must be a boolean');
+  const out: { detach: boolean; consoleSize?: { height: number; width: number } } = { detach: o.Detach === true };
+  const cs = o.ConsoleSize;
+  if (cs !== undefined && cs !== null) {
+    if (!Array.isArray(cs) || cs.length !== 2 || !cs.every((n) => Number.isInteger(n) && n >= 0 && n <= 65535)) {
+      throw invalidArgument('ConsoleSize must be [height, width]');
+    }
+    if (cs[0] > 0 || cs[1] > 0) out.consoleSize = { height: cs[0] as number, width: cs[1] as number };
+  }
+  return out;
+}
+
+async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
+  const id = ctx.param('id');
+  const opts = parseStartBody(await ctx.json());
+  const e = b.execs.get(id);
+  if (opts.detach) {
+    await b.execs.start(id, opts);
+    if (ctx.upgradeSocket) {
+      ctx.hijack().end();
+      return;
+    }
+    ctx.response.writeHead(200, { 'Content-Length': '0' });
+    ctx.response.end();
+    return;
+  }
+  const contentType = !e.tty && ctx.versionAtLeast('1.42') ? MULTIPLEXED : RAW;
+  let started;
+  try {
+    started = await b.execs.start(id, opts);
+  } catch (err) {
+    if (!(err instanceof RuntimeCreateError)) throw err;
+    // As Docker: the runtime's refusal is reported in the stream; the exit code (126/127) by inspect.
+    const sock = ctx.hijack({ contentType });
+    sock.on('error', () => {});
+    const msg = Buffer.from(err.message + '\r\n');
+    sock.end(e.tty ? msg : frame(STDOUT, msg), () => sock.destroy());
+    return;
+  }
+  const sock = ctx.hijack({ contentType });
+  if (!started.stream) {
+    await started.exited;
+    sock.end(() => sock.destroy());
+    return;
+  }
+  await splice(sock, started.stream, {
+    stdin: e.attachStdin,
+    tty: e.tty,
+    detachKeys: parseDetachKeys(e.detachKeys),
+    closeStdin: true,
+    beforeClose: () => started.exited.then(() => {}),
+  });
+}
+
+/** `GET /containers/{id}/attach/ws`: the container's stdio over a websocket (text frames, never multiplexed). */
+async function attachWs(b: ExecBackend, ctx: RequestContext): Promise<void> {
+  const c = b.containers.get(ctx.param('id'));
+  const detachKeys = parseDetachKeys(ctx.string('detachKeys'));
+  if (!ctx.upgradeSocket) throw invalidArgument('websocket upgrade required');
+  const opts = { stdin: ctx.bool('stdin'), stdout: ctx.bool('stdout'), stderr: ctx.bool('stderr') };
+  const stream = ctx.bool('stream');
+  const withLogs = ctx.bool('logs');
+  const tty = c.config.Tty === true;
+  const wss = new WebSocketServer({ noServer: true });
+  const ws = await new Promise<WebSocket>((resolve) => {
+    wss.handleUpgrade(ctx.req, ctx.upgradeSocket as never, ctx.upgradeHead ?? Buffer.alloc(0), resolve);
+  });
+  const client = new WsDuplex(ws, !tty);
+  try {
+    if (withLogs && (opts.stdout || opts.stderr)) {
+      for await (const e of readJsonLog(b.containers.paths(c.id).log, { stdout: opts.stdout, stderr: opts.stderr, follow: false, isLive: () => false })) {
+        ws.send(e.log, { binary: false });
+      }
+    }
+    if (!stream) return;
+    b.containers.attached(c.id);
+    const ac = new AbortController();
+    ws.once('close', () => ac.abort());
+    const task = await b.containers.attachStreams(c.id, opts, ac.signal).catch(() => undefined);
+    if (!task) return;
+    await splice(client, task, {
+      stdin: opts.stdin && c.config.OpenStdin === true,
+      tty,
+      detachKeys,
+      closeStdin: c.config.StdinOnce === true,
+    });
+  } finally {
+    ws.close();
+    wss.close();
+  }
+}
+
+/**
+ * A duplex over a websocket for splice(): what is written is sent as text messages
+ * (demultiplexed from stdcopy frames first when `demux`); received messages are read.
+ */
+class WsDuplex extends Duplex {
+  private readonly parser: FrameParser | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    demux: boolean,
+  ) {
+    super();
+    this.parser = demux ? new FrameParser() : undefined;
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (!this.push(buf)) ws.pause();
+    });
+    ws.on('close', () => {
+      this.push(null);
+      this.destroy();
+    });
+    ws.on('error', () => this.destroy());
+  }
+  override _read(): void {
+    this.ws.resume();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    const payloads = this.parser ? this.parser.push(chunk).map((f) => f.payload) : [chunk];
+    if (payloads.length === 0 || this.ws.readyState !== this.ws.OPEN) return cb();
+    payloads.forEach((p, i) => this.ws.send(p, { binary: false }, i === payloads.length - 1 ? () => cb() : undefined));
+  }
+  override _final(cb: (e?: Error | null) => void): void {
+    this.ws.close();
+    cb();
+  }
+}
+
+/** The exec route table, and the websocket attach. */
+export function execRoutes(b: ExecBackend): Route[] {
+  return [
+    { method: 'POST', path: '/containers/{id}/exec', handler: (ctx) => create(b, ctx) },
+    { method: 'GET', path: '/containers/{id}/attach/ws', handler: (ctx) => attachWs(b, ctx), hijack: true },
+    { method: 'POST', path: '/exec/{id}/start', handler: (ctx) => start(b, ctx), hijack: true },
+    {
+      method: 'POST',
+      path: '/exec/{id}/resize',
+      handler: async (ctx) => {
+        const h = ctx.int('h', 0)!;
+        const w = ctx.int('w', 0)!;
+        await b.execs.resize(ctx.param('id'), h, w);
+        ctx.response.writeHead(200, { 'Content-Length': '0' });
+        ctx.response.end();
+      },
+    },
+    { method: 'GET', path: '/exec/{id}/json', handler: (ctx) => ctx.send(200, execInspectView(b.execs.get(ctx.param('id')))) },
+  ];
+}
