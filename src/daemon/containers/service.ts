@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { buildSpec, writeBundle, type BuildSpecInput } from '../../engine/bundle';
 import type { Spec } from '../../engine/bundle/spec';
 import type { ContainerConfig, HostConfig } from '../../engine/bundle/types';
-import { conflict, internal, invalidArgument, isNotFound, notModified, StevedoreError } from '../../engine/errdefs';
+import { conflict, invalidArgument, isNotFound, notModified, StevedoreError } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
 import type { Database, MetadataDB } from '../../engine/metadata';
 import { RuntimeCreateError, type ExitStatus, type TaskService } from '../../engine/runtime';
@@ -219,11 +219,10 @@ export class ContainerService {
     let mounted = false;
     let created = false;
     try {
-      const image = await this.o.images.get(c.image).catch(() => undefined);
       fs.mkdirSync(rootfs, { recursive: true, mode: 0o711 });
       this.o.mounter.mountAll(await this.o.snapshots.mounts(c.snapshotKey), rootfs);
       mounted = true;
-      const spec = await this.buildSpecFor(c, rootfs, image?.config ?? {});
+      const spec = await this.buildSpecFor(c, rootfs);
       await writeBundle(bundle, spec);
       const lc = c.hostConfig.LogConfig;
       const logCfg = lc?.Config ?? {};
@@ -272,7 +271,8 @@ export class ContainerService {
     this.monitor(id);
   }
 
-  private async buildSpecFor(c: ContainerRecord, rootfs: string, imageConfig: ContainerRecord['config']): Promise<Spec> {
+  /** The spec from the stored config, which already holds the image's values merged at create. */
+  private async buildSpecFor(c: ContainerRecord, rootfs: string): Promise<Spec> {
     const p = this.paths(c.id);
     const hc = c.hostConfig;
     const ro = hc.ReadonlyRootfs === true;
@@ -282,7 +282,6 @@ export class ContainerService {
       { destination: '/etc/hosts', type: 'bind' as const, source: p.hosts, propagation: 'rprivate' as const, readOnly: ro },
     ];
     for (const b of hc.Binds ?? []) mounts.push(parseBind(b));
-    // The container's config already holds the merged image values; pass it as both.
     const config = { ...c.config, Entrypoint: c.path ? [c.path] : [], Cmd: c.args };
     const input: BuildSpecInput = {
       id: c.id,
@@ -295,7 +294,6 @@ export class ContainerService {
       cgroupVersion: this.cgroupVersion,
       ...(this.o.initPath ? { initPath: this.o.initPath } : {}),
     };
-    void imageConfig;
     const build = this.o.specBuilder ?? ((i: BuildSpecInput) => buildSpec(i));
     return build(input);
   }
@@ -652,7 +650,7 @@ export class ContainerService {
         this.o.log.warn('prune: cannot remove container', { id: c.id, err: String(err) });
       }
     }
-    if (deleted.length || true) this.o.events.publish('container', 'prune', '', { reclaimed: String(reclaimed) });
+    this.o.events.publish('container', 'prune', '', { reclaimed: String(reclaimed) });
     return { deleted, reclaimed };
   }
 
@@ -888,4 +886,3 @@ export function detectCgroupVersion(): 1 | 2 {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 2 : 1;
 }
 
-void internal;

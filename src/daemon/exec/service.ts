@@ -147,7 +147,7 @@ export class ExecService {
       });
     } catch (err) {
       e.status = 'exited';
-      e.exitCode = err instanceof RuntimeCreateError && err.exitCode ? err.exitCode : 126;
+      e.exitCode = 126; // Docker 20.10 reports 126 for any exec the runtime refused
       e.exitedAt = Date.now();
       this.exits.set(e.id, Promise.resolve(e.exitCode));
       throw err;
