@@ -13,8 +13,8 @@ const CTRL = ['@', ...'abcdefghijklmnopqrstuvwxyz', '[', '\\', ']', '^', '_'];
 /**
  * Parses a key spec: comma-separated keys, each a single character or `ctrl-X` with X
  * one of a-z @ [ \ ] ^ _ (case-insensitive). An empty spec gives the default.
- * Throws invalid-argument (`Unknown character: 'x'`) otherwise; `what` prefixes the
- * message as Docker does (e.g. "Invalid detach keys (x) provided").
+ * Throws invalid-argument otherwise, with Docker's message ("Invalid detach keys (x)
+ * provided"; `what` is "escape keys" for exec create).
  */
 export function parseDetachKeys(spec: string | undefined, what = 'detach keys'): Buffer {
   if (spec === undefined || spec === '') return DEFAULT_DETACH_KEYS;
@@ -26,7 +26,7 @@ export function parseDetachKeys(spec: string | undefined, what = 'detach keys'):
     }
     const m = /^ctrl-(.)$/i.exec(key);
     const i = m ? CTRL.indexOf(m[1]!.toLowerCase()) : -1;
-    if (i < 0) throw invalidArgument(`Invalid ${what} (${spec}) provided: Unknown character: '${key}'`);
+    if (i < 0) throw invalidArgument(`Invalid ${what} (${spec}) provided`);
     codes.push(i);
   }
   return Buffer.from(codes);

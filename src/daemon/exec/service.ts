@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { conflict, invalidArgument, isNotFound, notFound } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
-import { RuntimeCreateError, type TaskExec } from '../../engine/runtime';
+import type { TaskExec } from '../../engine/runtime';
 import type { ContainerRecord } from '../containers/model';
 import type { EventBus } from '../events/bus';
 import { parseDetachKeys } from './keys';
@@ -86,6 +86,7 @@ const KEEP_EXITED_MS = 10 * 60 * 1000;
 export class ExecService {
   private readonly execs = new Map<string, ExecRecord>();
   private readonly exits = new Map<string, Promise<number>>();
+  private readonly startWaiters = new Map<string, Array<() => void>>();
 
   constructor(private readonly o: ExecServiceOptions) {}
 
@@ -150,9 +151,11 @@ export class ExecService {
       e.exitCode = 126; // Docker 20.10 reports 126 for any exec the runtime refused
       e.exitedAt = Date.now();
       this.exits.set(e.id, Promise.resolve(e.exitCode));
+      this.wakeStartWaiters(e.id);
       throw err;
     }
     e.pid = started.pid;
+    this.wakeStartWaiters(e.id);
     this.publish(c, `exec_start: ${describe(e.cmd)}`, { execID: e.id });
     const exited = this.watch(e, c);
     this.exits.set(e.id, exited);
@@ -171,9 +174,29 @@ export class ExecService {
     const e = this.mustGet(id);
     const c = this.o.containers.get(e.containerId);
     checkRunning(c);
-    if (e.status !== 'running') throw conflict(`Exec ${e.id} is not running`);
+    if (e.status === 'created') await this.startedOrTimeout(e.id, 10_000); // as Docker: wait for the session to start
+    if (e.status !== 'running') throw notFound('no such exec'); // Docker's answer for an exec that is not running
     if (!e.tty) return;
     await this.o.tasks.resizeExec(this.o.taskId(c.id), e.id, height, width);
+  }
+
+  private startedOrTimeout(id: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      const list = this.startWaiters.get(id) ?? [];
+      list.push(done);
+      this.startWaiters.set(id, list);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  }
+
+  private wakeStartWaiters(id: string): void {
+    const list = this.startWaiters.get(id) ?? [];
+    this.startWaiters.delete(id);
+    for (const w of list) w();
   }
 
   private async watch(e: ExecRecord, c: ContainerRecord): Promise<number> {
@@ -283,22 +306,22 @@ export function validate(body: ExecCreateRequest | undefined): ExecFields {
 /** Docker's exec inspect document. */
 export function execInspectView(e: ExecRecord): Record<string, unknown> {
   return {
+    ID: e.id,
+    Running: e.status === 'running',
+    ExitCode: e.exitCode,
+    ProcessConfig: {
+      tty: e.tty,
+      entrypoint: e.cmd[0],
+      arguments: e.cmd.slice(1),
+      privileged: e.privileged,
+      ...(e.user ? { user: e.user } : {}),
+    },
+    OpenStdin: e.attachStdin,
+    OpenStderr: e.attachStderr,
+    OpenStdout: e.attachStdout,
     CanRemove: false,
     ContainerID: e.containerId,
     DetachKeys: e.detachKeys,
-    ExitCode: e.exitCode,
-    ID: e.id,
-    OpenStderr: e.attachStderr,
-    OpenStdin: e.attachStdin,
-    OpenStdout: e.attachStdout,
-    ProcessConfig: {
-      arguments: e.cmd.slice(1),
-      entrypoint: e.cmd[0],
-      privileged: e.privileged,
-      tty: e.tty,
-      ...(e.user ? { user: e.user } : {}),
-    },
-    Running: e.status === 'running',
     Pid: e.pid,
   };
 }
