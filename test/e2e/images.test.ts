@@ -79,6 +79,12 @@ describe('images', () => {
     return id;
   }
 
+  it('docker import tags a repository given without a tag as latest', async () => {
+    const id = await importBusybox('untagged-import');
+    assert.equal((await inspect('untagged-import:latest')).Id, id);
+    ok(await t.docker(['rmi', 'untagged-import']), 'rmi');
+  });
+
   it('docker import builds a one-layer image with the changes applied', async () => {
     const id = await importBusybox('busybox:latest', ['CMD ["/bin/sh"]', 'ENV A=1 B="two words"', 'WORKDIR /tmp', 'LABEL stage=test', 'EXPOSE 8080'], 'from a tarball');
     const img = await inspect('busybox');

@@ -4,7 +4,7 @@
  * served by the handler passed as `pull` (the distribution side).
  */
 import { invalidArgument, isStevedoreError, notFound } from '../../engine/errdefs';
-import { type NamedReference, parseNormalizedNamed, withTag } from '../../engine/reference';
+import { type NamedReference, parseNormalizedNamed, withTag, tagNameOnly } from '../../engine/reference';
 import { parsePlatform } from '../../daemon/images/import';
 import type { ImageService } from '../../daemon/images/service';
 import { applyChanges } from '../../engine/images/changes';
@@ -52,8 +52,9 @@ async function create(b: ImagesBackend, ctx: RequestContext): Promise<void> {
   const tag = ctx.string('tag') ?? '';
   let ref: NamedReference | undefined;
   if (repo !== '') {
+    // As Docker: a repository without a tag is tagged `latest`.
     ref = parseNormalizedNamed(repo);
-    if (tag !== '') ref = withTag(ref, tag);
+    ref = tag !== '' ? withTag(ref, tag) : tagNameOnly(ref);
   }
   const changes = ctx.query.getAll('changes');
   const message = ctx.string('message') || `Imported from ${fromSrc}`;
