@@ -2,8 +2,8 @@
  * Registries end to end through the docker CLI, against Debian's docker-registry on
  * 127.0.0.1: push / pull / pull by digest, login / logout with htpasswd, a
  * multi-platform index, distribution inspect, TLS with a CA in a certs.d, a hostile
- * registry serving corrupt and truncated blobs, and a daemon killed in the middle of a
- * pull. Passes against stevedore and against Docker 20.10 (STEVEDORE_TEST_TARGET=docker)
+ * registry serving corrupt and truncated blobs, a daemon killed in the middle of a
+ * pull, and token auth (distribution's JWT verifier, a token server of ours). Passes against stevedore and against Docker 20.10 (STEVEDORE_TEST_TARGET=docker)
  * except where a test says it is stevedore-only.
  */
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +18,8 @@ import * as zlib from 'node:zlib';
 import { LocalContentStore } from '../../src/engine/content';
 import { MediaType, RegistryClient } from '../../src/engine/distribution';
 import { makeBusyboxTar } from '../helpers/busybox';
-import { canMakeBcrypt, makeTestImage, startRegistry, type TestImage, type TestRegistry } from '../helpers/registry';
+import { canMakeBcrypt, makeTestImage, startRecordingProxy, startRegistry, type RecordingProxy, type TestImage, type TestRegistry } from '../helpers/registry';
+import { startTokenServer, type TokenServer } from '../helpers/token-server';
 import { type Target, startTarget, targetKind } from '../helpers/target';
 
 function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
@@ -182,6 +183,146 @@ describe('registry with htpasswd basic auth: login, push, pull, logout', { skip:
     const denied = await t.docker(['pull', `${reg.host}/app:1`]);
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /no basic auth credentials|pull access denied|unauthorized/);
+  });
+});
+
+describe('token auth', () => {
+  // distribution 2.8 verifying JWTs (x5c, rootcertbundle) from a token server of ours;
+  // clients reach the registry through a proxy that records every Authorization header
+  // the registry receives.
+  let t: Target;
+  let ts: TokenServer;
+  let reg: TestRegistry;
+  let proxy: RecordingProxy;
+  let work: string;
+  let H: string;
+  const password = 'pw-' + randomBytes(6).toString('hex');
+  const login = (pw: string) => t.docker(['login', H, '-u', 'alice', '--password-stdin'], { input: pw });
+  const bearer = (h: string | undefined) => (h?.startsWith('Bearer ') ? h.slice(7) : undefined);
+  /** GET on the registry itself with a token, for checking what a token is worth there */
+  const registryGet = (p: string, token: string) =>
+    new Promise<number>((resolve, reject) => {
+      const [host, port] = reg.host.split(':');
+      http.get({ host, port: Number(port), path: p, headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+
+  before(async () => {
+    ts = await startTokenServer({ users: { alice: password } });
+    reg = await startRegistry({ tokenAuth: { realm: ts.realm, service: ts.service, issuer: ts.issuer, rootCertBundle: ts.certFile } });
+    proxy = await startRecordingProxy(reg.host);
+    H = proxy.host;
+    t = await startTarget();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-reg-token-'));
+    const tar = path.join(work, 'busybox.tar');
+    makeBusyboxTar(tar);
+    ok(await t.docker(['import', tar, `${H}/alice/x:1`]), 'import');
+    ok(await t.docker(['tag', `${H}/alice/x:1`, `${H}/public/x:1`]), 'tag');
+  });
+  after(async () => {
+    await t?.stop();
+    await proxy?.close();
+    await reg?.stop();
+    await ts?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('refuses a wrong password with the token server\'s words, and never echoes it', async () => {
+    const r = await login('wrong-password-xyz');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /incorrect username or password/);
+    assert.doesNotMatch(r.stderr + r.stdout, /wrong-password-xyz/);
+    assert.ok(ts.requests.some((q) => q.username === 'alice' && q.status === 401), 'the token server refused alice');
+    if (t.kind === 'stevedore') assert.doesNotMatch(t.logs(), /wrong-password-xyz/);
+  });
+
+  it('logs in, and pushes to alice/x and public/x as alice', async () => {
+    const before = ts.requests.length;
+    assert.match(ok(await login(password), 'login'), /Login Succeeded/);
+    assert.ok(ts.requests.slice(before).some((q) => q.username === 'alice' && q.status === 200), 'login asked the token server');
+    for (const repo of ['alice/x', 'public/x']) {
+      const out = ok(await t.docker(['push', `${H}/${repo}:1`]), `push ${repo}`);
+      assert.match(out, /1: digest: sha256:[0-9a-f]{64} size: \d+/);
+    }
+    const granted = ts.issued.filter((i) => i.sub === 'alice').flatMap((i) => i.access);
+    assert.ok(granted.some((a) => a.name === 'alice/x' && a.actions.includes('push')), JSON.stringify(granted));
+  });
+
+  it('refuses a push to a repository alice may not push to, with Docker\'s message', async () => {
+    ok(await t.docker(['tag', `${H}/alice/x:1`, `${H}/bob/x:1`]), 'tag');
+    const r = await t.docker(['push', `${H}/bob/x:1`]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout, new RegExp(`The push refers to repository \\[${H}/bob/x\\]`));
+    assert.equal(r.stderr.trim(), 'denied: requested access to the resource is denied');
+    ok(await t.docker(['rmi', `${H}/bob/x:1`]), 'rmi');
+  });
+
+  it('pulls public/x anonymously, and is refused alice/x with Docker\'s message', async () => {
+    ok(await t.docker(['logout', H]), 'logout');
+    ok(await t.docker(['rmi', `${H}/alice/x:1`, `${H}/public/x:1`]), 'rmi');
+    const before = ts.issued.length;
+    ok(await t.docker(['pull', `${H}/public/x:1`]), 'anonymous pull of public/x');
+    const denied = await t.docker(['pull', `${H}/alice/x:1`]);
+    assert.notEqual(denied.code, 0);
+    // distribution answers 401 with error="insufficient_scope" in its challenge: Docker's "denied"
+    assert.equal(denied.stderr.trim(), `Error response from daemon: pull access denied for ${H}/alice/x, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`);
+    const anon = ts.issued.slice(before).filter((i) => i.sub === '');
+    assert.ok(anon.length > 0, 'anonymous tokens were issued');
+    assert.ok(anon.every((i) => i.access.every((a) => a.name.startsWith('public/') && !a.actions.includes('push'))), JSON.stringify(anon.map((i) => i.access)));
+  });
+
+  it('pulls alice/x when logged in', async () => {
+    ok(await login(password), 'login');
+    ok(await t.docker(['pull', `${H}/alice/x:1`]), 'pull alice/x');
+    assert.equal((await inspect(t, `${H}/alice/x:1`)).Id, (await inspect(t, `${H}/public/x:1`)).Id);
+  });
+
+  it('gets new tokens once the old ones have expired, for a push and a pull', async () => {
+    ts.expiresIn = 2;
+    try {
+      ok(await t.docker(['tag', `${H}/alice/x:1`, `${H}/alice/short:1`]), 'tag');
+      ok(await t.docker(['push', `${H}/alice/short:1`]), 'push');
+      ok(await t.docker(['rmi', `${H}/alice/short:1`]), 'rmi');
+      ok(await t.docker(['pull', `${H}/alice/short:1`]), 'pull');
+      const mark = ts.issued.length;
+      const seen = proxy.requests.length;
+      const old = ts.issued.filter((i) => i.access.some((a) => a.name === 'alice/short'));
+      assert.ok(old.length > 0);
+      await new Promise((r) => setTimeout(r, 3500));
+      // the registry itself refuses every token issued so far for alice/short
+      for (const i of old) assert.equal(await registryGet('/v2/alice/short/tags/list', i.token), 401, `token ${i.seq} still accepted`);
+      ok(await t.docker(['tag', `${H}/alice/x:1`, `${H}/alice/short:2`]), 'tag');
+      ok(await t.docker(['push', `${H}/alice/short:2`]), 'push after expiry');
+      ok(await t.docker(['rmi', `${H}/alice/short:1`]), 'rmi');
+      ok(await t.docker(['pull', `${H}/alice/short:1`]), 'pull after expiry');
+      const after = proxy.requests.slice(seen).filter((q) => q.url.startsWith('/v2/alice/short/'));
+      assert.ok(after.some((q) => q.method === 'PUT' && q.status === 201), 'a manifest was pushed');
+      // stevedore keeps tokens across operations (at least 60 s, as Docker's client): the
+      // expired one is tried, refused, and replaced (the 401 retry); dockerd asks anew
+      // for every operation
+      if (t.kind === 'stevedore') assert.ok(after.some((q) => q.status === 401 && (ts.lookup(bearer(q.authorization) ?? '')?.seq ?? mark) < mark), 'an expired token was refused and replaced');
+      for (const q of after.filter((r) => r.status < 400)) {
+        const tok = ts.lookup(bearer(q.authorization) ?? '');
+        assert.ok(tok && tok.seq >= mark, `${q.method} ${q.url} answered ${q.status} with a token issued before the wait`);
+      }
+    } finally {
+      ts.expiresIn = 300;
+    }
+  });
+
+  it('never lets the registry see credentials: only Bearer tokens from the token server', async () => {
+    assert.ok(proxy.requests.length > 0);
+    const basic = Buffer.from(`alice:${password}`).toString('base64');
+    for (const q of proxy.requests) {
+      if (q.authorization === undefined) continue;
+      const tok = bearer(q.authorization);
+      assert.ok(tok !== undefined && ts.lookup(tok), `${q.method} ${q.url}: Authorization is not a token we issued: ${q.authorization.slice(0, 20)}`);
+      assert.ok(!q.authorization.includes(password) && !q.authorization.includes(basic));
+    }
+    assert.ok(proxy.requests.some((q) => q.authorization !== undefined), 'the registry was sent tokens');
+    if (t.kind === 'stevedore') assert.doesNotMatch(t.logs(), new RegExp(password));
   });
 });
 

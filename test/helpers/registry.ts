@@ -232,3 +232,58 @@ export async function makeTestImage(opts: { architecture?: string; variant?: str
   const mbytes = Buffer.from(JSON.stringify(m, null, 3));
   return { config, layers, manifest: { digest: sha(mbytes), size: mbytes.length, mediaType: m.mediaType, bytes: mbytes } };
 }
+
+/** One request a {@link RecordingProxy} forwarded. */
+export interface ProxiedRequest {
+  method: string;
+  /** path and query */
+  url: string;
+  /** the Authorization header the registry received, if any */
+  authorization?: string;
+  /** the registry's status (0 if it could not be reached) */
+  status: number;
+}
+
+/** A plain-HTTP proxy in front of a registry that records what the registry is sent. */
+export interface RecordingProxy {
+  /** `127.0.0.1:<port>`: use this as the registry's host */
+  host: string;
+  requests: ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * Forwards every request to the registry at `target` (`host:port`, plain HTTP), bodies
+ * streamed both ways, the Host header kept (so the registry's Location headers point
+ * back at the proxy), and records method, URL, Authorization and status.
+ */
+export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const [th, tp] = target.split(':');
+  const requests: ProxiedRequest[] = [];
+  const srv = http.createServer((req, res) => {
+    const rec: ProxiedRequest = { method: req.method ?? '', url: req.url ?? '', status: 0 };
+    if (req.headers.authorization !== undefined) rec.authorization = req.headers.authorization;
+    requests.push(rec);
+    const up = http.request({ host: th, port: Number(tp), method: req.method, path: req.url, headers: req.headers, agent: false }, (ur) => {
+      rec.status = ur.statusCode ?? 0;
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.destroy();
+    });
+    req.on('error', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
+}

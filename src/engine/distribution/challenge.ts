@@ -73,3 +73,22 @@ function parseOne(s: string, out: Challenge[]): void {
     }
   }
 }
+
+/**
+ * The error a registry put in its Bearer challenge (RFC 6750 §3.1), as a registry error
+ * entry — Docker's client reads it before the body: `insufficient_scope` is `DENIED`
+ * (`requested access to the resource is denied`, what distribution answers for a token
+ * without the needed access), `invalid_token` is `UNAUTHORIZED` (`authentication
+ * required`: expired, badly signed…); `error_description`, when present, is the
+ * message. Undefined for other challenges and error values.
+ */
+export function bearerChallengeError(headers: string | string[] | undefined): { code: string; message: string } | undefined {
+  for (const c of parseChallenges(headers)) {
+    if (c.scheme !== 'bearer') continue;
+    const code = c.params.error === 'insufficient_scope' ? 'DENIED' : c.params.error === 'invalid_token' ? 'UNAUTHORIZED' : undefined;
+    if (!code) continue;
+    const fallback = code === 'DENIED' ? 'requested access to the resource is denied' : 'authentication required';
+    return { code, message: (c.params.error_description || fallback).slice(0, 1000) };
+  }
+  return undefined;
+}

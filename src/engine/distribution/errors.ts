@@ -1,4 +1,5 @@
 import { forbidden, notFound, unauthorized, unavailable, invalidArgument, type StevedoreError } from '../errdefs';
+import { bearerChallengeError } from './challenge';
 import { readBody, type HttpResponse } from './transport';
 
 /** One entry of a registry's `{"errors":[…]}` body. */
@@ -56,12 +57,16 @@ export function formatEntry(e: RegistryErrorEntry): string {
 /**
  * Turns a failed registry response into a StevedoreError, consuming its body:
  * 401 → unauthorized, 403 → forbidden, 404 → not-found, 429/5xx → unavailable,
- * anything else → invalid-argument. `prefix` (e.g. `manifest for x:y not found`) is put
- * before the registry's own words for 404s.
+ * anything else → invalid-argument. The words are the registry's: the error of a Bearer
+ * challenge (`denied: requested access to the resource is denied` for
+ * `error="insufficient_scope"`) if there is one, else the body's entries. `prefix`
+ * (e.g. `manifest for x:y not found`) is put before the registry's own words for 404s.
  */
 export async function responseError(res: HttpResponse, prefix?: string): Promise<StevedoreError> {
   const entries = await readErrorEntries(res);
-  const text = entries.map(formatEntry).join(', ');
+  // A Bearer challenge's error comes first and alone, as Docker reports it.
+  const challenged = res.status >= 400 && res.status < 500 ? bearerChallengeError(res.headers['www-authenticate']) : undefined;
+  const text = challenged ? formatEntry(challenged) : entries.map(formatEntry).join(', ');
   const statusLine = `${res.status} ${STATUS_TEXT[res.status] ?? ''}`.trim();
   switch (res.status) {
     case 401:
