@@ -366,7 +366,13 @@ static void do_create(void)
 	int con = -1;
 	const char *cmd[10];
 	int n = 0;
-	cmd[n++] = "create";
+	/* `run --detach` is create + start in one runtime call (one process start fewer on
+	 * every container start). The process runs from here on, but its output is not read
+	 * and its exit not reported until the daemon says "start" (after it has attached
+	 * its clients), so nothing it writes is lost to them: until then it can fill a pipe
+	 * buffer and block, exactly like a process that has not started. */
+	cmd[n++] = "run";
+	cmd[n++] = "--detach";
 	cmd[n++] = "--bundle";
 	cmd[n++] = o.bundle;
 	cmd[n++] = "--pid-file";
@@ -871,13 +877,10 @@ static void handle_request(struct client *c)
 			reply(c, "error container already started\n");
 			return;
 		}
-		const char *cmd[] = {"start", o.id, NULL};
-		int st = run_runtime(cmd, -1, -1, -1);
-		if (ok_status(st)) {
-			started = 1;
-			reply(c, "ok\n");
-		} else
-			reply(c, "error start failed\n");
+		/* the runtime started it already (run --detach): from now on its output is
+		 * read and its exit reported */
+		started = 1;
+		reply(c, "ok\n");
 	} else if (sscanf(r, "resize %u %u", &a, &b) == 2) {
 		struct winsize ws = {.ws_row = (unsigned short)a, .ws_col = (unsigned short)b};
 		if (!o.tty || INIT->out_fd < 0)
@@ -1080,6 +1083,8 @@ static void loop(void)
 			struct proc *p = &procs[i];
 			if (!p->used || p->finalized)
 				continue;
+			if (p == INIT && !started)
+				continue; /* held until "start": see do_create */
 			if (p->exited) {
 				long left = DRAIN_MS - ms_since(&p->exited_mono);
 				if (left <= 0 || (p->out_fd < 0 && p->err_fd < 0)) {

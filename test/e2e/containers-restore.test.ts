@@ -47,7 +47,7 @@ describe('live restore', () => {
   after(async () => {
     const t = second ?? first;
     await removeAllContainers(t);
-    assertNoContainerLeftovers(t);
+    await assertNoContainerLeftovers(t);
     await second?.stop();
     await first.stop();
     const left = unmountBelow(dir);

@@ -28,7 +28,7 @@ describe('containers', () => {
   });
   after(async () => {
     await removeAllContainers(t);
-    assertNoContainerLeftovers(t);
+    await assertNoContainerLeftovers(t);
     await t.stop();
   });
 

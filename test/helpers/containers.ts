@@ -28,9 +28,20 @@ export function processesMentioning(needle: string): number[] {
   return out;
 }
 
-/** Asserts that no shim, runtime state or container cgroup of the (stevedore) target is left. */
-export function assertNoContainerLeftovers(t: Target): void {
+/**
+ * Asserts that no shim, runtime state or container cgroup of the (stevedore) target is
+ * left. The runtime teardown of an exited container finishes in the background (the
+ * shim runs `runtime delete` and exits; see docs/containers.md), so this first waits,
+ * boundedly, for the shims of removed containers to be gone.
+ */
+export async function assertNoContainerLeftovers(t: Target): Promise<void> {
   if (t.kind !== 'stevedore') return;
+  const shimsDir = path.join(t.execRoot, 'shims');
+  for (let i = 0; i < 300; i++) {
+    const busy = processesMentioning(shimsDir).length > 0 || (fs.existsSync(shimsDir) && fs.readdirSync(shimsDir).length > 0);
+    if (!busy) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   assert.deepEqual(processesMentioning(path.join(t.execRoot, 'shims')), [], 'shim processes left');
   const rtRoot = path.join(t.execRoot, 'runtime', 'runc');
   const states = fs.existsSync(rtRoot) ? fs.readdirSync(rtRoot) : [];

@@ -11,7 +11,6 @@ import { parseDetachKeys } from '../../daemon/exec/keys';
 import { execInspectView, type ExecCreateRequest, type ExecService } from '../../daemon/exec/service';
 import { splice } from '../../daemon/exec/splice';
 import { invalidArgument } from '../../engine/errdefs';
-import { RuntimeCreateError } from '../../engine/runtime';
 import type { RequestContext } from '../context';
 import type { Route } from '../router';
 import { FrameParser, STDOUT, frame } from '../streams';
@@ -62,19 +61,21 @@ async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
     return;
   }
   const contentType = !e.tty && ctx.versionAtLeast('1.42') ? MULTIPLEXED : RAW;
+  // As Docker: the connection is taken over first and the process started after, so
+  // that no output can arrive in the same read as the response headers (clients such
+  // as docker-py read the headers through a buffer and would lose it); errors from
+  // here on (the runtime refusing the command: exit code 126, see inspect) are
+  // reported in the stream.
+  const sock = ctx.hijack({ contentType });
+  sock.on('error', () => {});
   let started;
   try {
     started = await b.execs.start(id, opts);
   } catch (err) {
-    if (!(err instanceof RuntimeCreateError)) throw err;
-    // As Docker: the runtime's refusal is reported in the stream; the exit code (126/127) by inspect.
-    const sock = ctx.hijack({ contentType });
-    sock.on('error', () => {});
-    const msg = Buffer.from(err.message + '\r\n');
+    const msg = Buffer.from((err instanceof Error ? err.message : String(err)) + '\r\n');
     sock.end(e.tty ? msg : frame(STDOUT, msg), () => sock.destroy());
     return;
   }
-  const sock = ctx.hijack({ contentType });
   if (!started.stream) {
     await started.exited;
     sock.end(() => sock.destroy());

@@ -90,6 +90,13 @@ export class ContainerService {
   private readonly pendingAttach = new Map<string, PendingAttach[]>();
   /** exit-processing promises of containers with a live task */
   private readonly monitors = new Map<string, Promise<void>>();
+  /**
+   * Runtime teardowns (`runtime delete` through the shim) still running for exited
+   * containers. They run beside the daemon's own cleanup instead of before it: the exit
+   * is reported and an auto-removed container removed without waiting ~30 ms for the
+   * runtime, and only a new start of the same container waits for it.
+   */
+  private readonly taskDeletes = new Map<string, Promise<void>>();
   private readonly restarts: RestartPolicyManager;
   private closed = false;
 
@@ -214,6 +221,7 @@ export class ContainerService {
     if (c.state.status === 'running') throw notModified();
     if (!canStart(c.state.status)) throw conflict(`cannot start container ${id} in state ${c.state.status}`);
     if (!fromPolicy) this.restarts.cancel(id);
+    await this.taskDeletes.get(id);
     const bundle = this.bundleDir(id);
     const rootfs = path.join(bundle, 'rootfs');
     let mounted = false;
@@ -345,7 +353,7 @@ export class ContainerService {
   private async handleExit(id: string, st: ExitStatus): Promise<void> {
     const c = this.byId.get(id);
     if (!c) return;
-    await this.o.tasks.delete(id).catch((err) => this.o.log.warn('task delete failed', { id, err: String(err) }));
+    this.deleteTask(id);
     this.unmountRootfs(id);
     const s = structuredClone(c);
     s.state = { ...s.state, status: 'exited', pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAt.toISOString() };
@@ -359,10 +367,21 @@ export class ContainerService {
     this.publish(s, 'die', { exitCode: String(st.exitCode) });
     this.notifyWaiters(id, 'exit', st.exitCode);
     if (restart) {
+      await this.taskDeletes.get(id);
       this.restarts.schedule(s);
     } else if (s.hostConfig.AutoRemove) {
       await this.removeLocked(id, { force: true }).catch((err) => this.o.log.warn('auto-remove failed', { id, err: String(err) }));
     }
+  }
+
+  /** Starts the runtime teardown of an exited task in the background (see taskDeletes). */
+  private deleteTask(id: string): void {
+    if (this.taskDeletes.has(id)) return;
+    const p = this.o.tasks
+      .delete(id)
+      .catch((err) => this.o.log.warn('task delete failed', { id, err: String(err) }))
+      .finally(() => this.taskDeletes.delete(id));
+    this.taskDeletes.set(id, p);
   }
 
   private async restartFromPolicy(id: string): Promise<void> {
@@ -619,7 +638,8 @@ export class ContainerService {
     c.state.status = 'removing';
     this.save(c);
     try {
-      await this.o.tasks.delete(id).catch(() => {});
+      // An exited task is already being torn down in the background (deleteTask).
+      if (!this.taskDeletes.has(id)) await this.o.tasks.delete(id).catch(() => {});
       this.unmountRootfs(id);
       this.store.delete(id, (db) => removeGcRef(db, id));
     } catch (err) {
@@ -779,6 +799,7 @@ export class ContainerService {
   async close(): Promise<void> {
     this.closed = true;
     this.restarts.close();
+    await Promise.all(this.taskDeletes.values());
     for (const list of this.pendingAttach.values()) for (const p of list) p.resolve(undefined);
     this.pendingAttach.clear();
   }

@@ -41,6 +41,46 @@ export function fromEngineEvent(e: ProgressEvent): JsonMessage {
 }
 
 /**
+ * Throttles byte progress the way dockerd's progress reader does: a line when the
+ * count has grown by more than min(512 KiB, 1 % of `total`) since the last check, at
+ * most one per `intervalMs` (100 ms) except the one reaching `total`, which always
+ * goes out; `finish()` reports `total` if that line has not been sent yet.
+ */
+export class ProgressThrottle {
+  private readonly step: number;
+  private checked = 0;
+  private sent = -1;
+  private sentAt = -Infinity;
+
+  constructor(
+    private readonly total: number,
+    private readonly emit: (current: number) => void,
+    private readonly opts: { intervalMs?: number; now?: () => number } = {},
+  ) {
+    this.step = Math.min(512 * 1024, Math.floor(total / 100));
+  }
+
+  /** The running count (call per chunk). */
+  update(current: number): void {
+    if (current - this.checked <= this.step && current < this.total) return;
+    this.checked = current;
+    if (current === this.sent) return;
+    const now = (this.opts.now ?? Date.now)();
+    if (current < this.total && now - this.sentAt < (this.opts.intervalMs ?? 100)) return;
+    this.sent = current;
+    this.sentAt = now;
+    this.emit(current);
+  }
+
+  /** The end: reports `total` unless it was the last line sent. */
+  finish(): void {
+    if (this.sent === this.total) return;
+    this.sent = this.total;
+    this.emit(this.total);
+  }
+}
+
+/**
  * Serialises asynchronous writes of messages produced by synchronous callbacks, so
  * lines keep their order; `flush()` waits for all of them and rethrows a write error.
  */

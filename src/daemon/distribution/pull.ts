@@ -6,16 +6,17 @@
  * only once the manifest and config are fetched, so that resolution errors (no such
  * manifest, access denied) can still become an HTTP status, as in dockerd.
  */
-import type { ContentStore } from '../../engine/content';
+import type { ContentStore, Descriptor } from '../../engine/content';
 import type { RegistryClient, AuthConfig, Platform } from '../../engine/distribution';
 import { isStevedoreError, notFound } from '../../engine/errdefs';
 import type { LeaseManager } from '../../engine/gc';
 import { familiarName, familiarString, shortId, trimNamed, withDigest, type NamedReference } from '../../engine/reference';
 import type { JsonMessage } from '../../api/streams';
+import type { PendingImage, RegisterProgress } from '../images/register';
 import type { ImageService } from '../images/service';
 import { leasedStore } from './leased';
 import type { DistributionMetadata } from './metadata';
-import { MessageQueue, fromEngineEvent, progressMessage } from './progress';
+import { MessageQueue, ProgressThrottle, fromEngineEvent, progressMessage } from './progress';
 
 /** Label of pull leases; they expire (a crashed pull's blobs are kept until then, then collected). */
 export const PULL_LEASE_LABEL = 'stevedore.distribution/pull';
@@ -47,6 +48,14 @@ export interface PulledImage {
 
 /**
  * Pulls `ref` (a normalised reference with a tag or a digest).
+ *
+ * Unpacking overlaps downloading, as in dockerd: once the manifest is known the image
+ * service starts unpacking (`beginFromContent`), and layer i is extracted as soon as
+ * its blob is verified in the content store and layers 0..i-1 are unpacked, while
+ * later layers still download. The image is recorded only after every blob and the
+ * manifest are stored and every layer is unpacked, in one transaction. The first
+ * failure — a download, an unpack, or the caller's signal — aborts the rest; then
+ * nothing is registered and both leases are dropped.
  * @throws not-found (`manifest for x:y not found: …`, and `pull access denied for x, …`
  *   which dockerd answers with 404 too), invalid-argument (unverifiable content),
  *   unavailable — before or after the first message was written.
@@ -64,6 +73,30 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
   // "Already exists" lines are held back until something is downloaded: when nothing
   // is and the image is already here, dockerd shows none (it checks the image first)
   let held: JsonMessage[] | undefined = [];
+  const ac = new AbortController();
+  const onOuter = () => ac.abort(opts.signal!.reason);
+  if (opts.signal?.aborted) onOuter();
+  else opts.signal?.addEventListener('abort', onOuter, { once: true });
+  // the unpack's own failure, which aborts the downloads (their abort error is not the story)
+  let unpackError: { err: unknown } | undefined;
+  const failUnpack = (err: unknown) => {
+    if (ac.signal.aborted) return;
+    unpackError = { err };
+    ac.abort(err);
+  };
+  const ready = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  const readyOf = (digest: string) => {
+    let r = ready.get(digest);
+    if (!r) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((res) => (resolve = res));
+      r = { promise, resolve };
+      ready.set(digest, r);
+    }
+    return r;
+  };
+  let pending: Promise<PendingImage> | undefined;
+  let committed = false;
   const lease = d.leases.create({ expiresAt: new Date(Date.now() + PULL_LEASE_TTL_MS), labels: { [PULL_LEASE_LABEL]: ref.name } });
   try {
     let result;
@@ -72,7 +105,7 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
         store: leasedStore(d.content, d.leases, lease),
         platform: opts.platform,
         auth: opts.auth,
-        signal: opts.signal,
+        signal: ac.signal,
         maxConcurrent: d.maxConcurrentDownloads,
         onProgress: (e) => {
           start();
@@ -82,39 +115,31 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
           held = undefined;
           queue.push(fromEngineEvent(e));
         },
+        onManifest: (m) => {
+          pending = d.images.beginFromContent({
+            configDigest: m.config.digest,
+            layers: m.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, ready: () => readyOf(l.digest).promise })),
+            onProgress: extractionProgress(m.layers, already, (msg) => queue.push(msg)),
+            signal: ac.signal,
+          });
+          pending.then((p) => p.unpacked.catch(failUnpack), failUnpack);
+        },
+        onLayerComplete: (desc) => readyOf(desc.digest).resolve(),
       });
     } catch (err) {
-      throw translatePullError(err);
+      throw translatePullError(unpackError ? unpackError.err : err);
     }
     start();
     if (held?.length && !d.images.store.find(result.config.digest)) held.forEach((m) => queue.push(m));
     held = undefined;
-    const reused = new Set<number>();
     const layers = result.layers;
     const topDigest = result.indexDigest ?? result.manifestDigest;
     const refs = [withDigest(trimNamed(ref), topDigest)];
     if (!ref.digest) refs.unshift(ref);
-    // layers whose blob was already here were announced as "Already exists"; repeats once
-    for (let i = 0; i < layers.length; i++) {
-      if (already.has(shortId(layers[i]!.digest)) || layers.findIndex((l) => l.digest === layers[i]!.digest) !== i) reused.add(i);
-    }
-    const reg = await d.images.createFromContent({
-      manifestDesc: result.manifestDescriptor,
-      configDigest: result.config.digest,
-      layerDescs: layers,
-      refs,
-      signal: opts.signal,
-      onProgress: (e) => {
-        const l = layers[e.index];
-        if (!l || reused.has(e.index)) return;
-        const id = shortId(l.digest);
-        if (e.state === 'extracting') queue.push(progressMessage(id, 'Extracting', { current: 0, total: l.size }));
-        else if (e.state === 'done') {
-          queue.push(progressMessage(id, 'Extracting', { current: l.size, total: l.size }));
-          queue.push(progressMessage(id, 'Pull complete'));
-        } else queue.push(progressMessage(id, 'Pull complete'));
-      },
-    });
+    if (!pending) throw new Error('pull: the registry client reported no manifest');
+    const unpack = await pending;
+    committed = true;
+    const reg = await unpack.commit({ manifestDigest: result.manifestDescriptor.digest, refs });
     d.meta.addSources([result.config.digest, ...layers.map((l) => l.digest)], ref.name);
     queue.push({ status: `Digest: ${topDigest}` });
     const shown = familiarString(ref);
@@ -122,10 +147,43 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
     d.images.emit('pull', shown, familiarName(ref), reg.config.config?.Labels ?? undefined);
     await queue.flush();
     return { id: reg.id, digest: topDigest };
+  } catch (err) {
+    ac.abort(err);
+    throw err;
   } finally {
+    opts.signal?.removeEventListener('abort', onOuter);
+    if (pending && !committed) await (await pending.catch(() => undefined))?.discard(ac.signal.reason);
     await queue.flush().catch(() => {});
     d.leases.delete(lease.id);
   }
+}
+
+/**
+ * The unpack's events as dockerd's lines: `Extracting` with the compressed bytes read
+ * (throttled, see {@link ProgressThrottle}), then `Pull complete`. Layers announced as
+ * `Already exists` (and repeats of a layer) get no lines.
+ */
+function extractionProgress(layers: Descriptor[], already: Set<string>, push: (m: JsonMessage) => void): NonNullable<RegisterProgress['onLayer']> {
+  const throttles = new Map<number, ProgressThrottle>();
+  const throttle = (i: number, l: Descriptor, id: string) => {
+    let t = throttles.get(i);
+    if (!t) {
+      t = new ProgressThrottle(l.size, (current) => push(progressMessage(id, 'Extracting', { current, total: l.size })));
+      throttles.set(i, t);
+    }
+    return t;
+  };
+  return (e) => {
+    const l = layers[e.index];
+    if (!l) return;
+    const id = shortId(l.digest);
+    if (already.has(id) || layers.findIndex((x) => x.digest === l.digest) !== e.index) return;
+    if (e.state === 'progress') throttle(e.index, l, id).update(e.read ?? 0);
+    else if (e.state === 'done') {
+      throttle(e.index, l, id).finish();
+      push(progressMessage(id, 'Pull complete'));
+    } else if (e.state === 'exists') push(progressMessage(id, 'Pull complete'));
+  };
 }
 
 /**

@@ -94,7 +94,7 @@ export class ExecService {
   create(containerRef: string, body: ExecCreateRequest): { id: string } {
     const c = this.o.containers.get(containerRef);
     const req = validate(body);
-    checkRunning(c);
+    checkRunning(c, containerRef);
     this.prune();
     const id = randomBytes(32).toString('hex');
     const rec: ExecRecord = { id, containerId: c.id, status: 'created', pid: 0, exitCode: null, ...req };
@@ -254,10 +254,10 @@ function describe(cmd: string[]): string {
   return `${cmd[0]} ${cmd.slice(1).join(' ')}`;
 }
 
-/** Docker's checks for exec create/start on a container. */
-function checkRunning(c: ContainerRecord): void {
+/** Docker's checks for exec create/start on a container (the paused message names it as the client did). */
+function checkRunning(c: ContainerRecord, ref = c.id): void {
   const st = c.state.status;
-  if (st === 'paused') throw conflict(`Container ${c.id} is paused, unpause the container before exec`);
+  if (st === 'paused') throw conflict(`Container ${ref} is paused, unpause the container before exec`);
   if (st === 'restarting') throw conflict(`Container ${c.id} is restarting, wait until the container is running`);
   if (st !== 'running') throw conflict(`Container ${c.id} is not running`);
 }

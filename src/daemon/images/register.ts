@@ -21,11 +21,13 @@ export const IMAGE_LEASE_LABEL = 'stevedore.images/op';
 /** Leases expire after a day even if a crash kept them from being deleted. */
 const LEASE_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** A layer blob already in the content store. */
+/** A layer blob in the content store (or, with `ready`, on its way there). */
 export interface LayerBlob {
   digest: string;
   mediaType: string;
   size: number;
+  /** resolves once the blob is in the content store, verified; unpacking waits for it */
+  ready?(): Promise<void>;
 }
 
 /** An image to register whose blobs are in the content store. */
@@ -39,8 +41,11 @@ export interface NewImage {
 }
 
 export interface RegisterProgress {
-  /** layer `index` (bottom first) of `chainId` started, finished, or already existed */
-  onLayer?(e: { index: number; chainId: string; state: 'extracting' | 'done' | 'exists'; size?: number }): void;
+  /**
+   * layer `index` (bottom first) of `chainId` started, read `read` bytes of its blob
+   * so far (`progress`, per chunk: throttle it), finished, or already existed
+   */
+  onLayer?(e: { index: number; chainId: string; state: 'extracting' | 'progress' | 'done' | 'exists'; size?: number; read?: number }): void;
 }
 
 export interface Registered {
@@ -69,11 +74,12 @@ export async function prepareImage(svc: ImageService, img: NewImage, lease: Leas
   const sizes = await unpackLayers(
     snapshotter,
     apply,
-    img.layers.map((l, i) => ({ diffID: diffIDs[i]!, open: () => content.reader(l.digest) })),
+    img.layers.map((l, i) => ({ diffID: diffIDs[i]!, ready: l.ready, open: () => content.reader(l.digest) })),
     {
       signal: opts.signal,
       onSnapshot: (key) => leases.addResource(lease.id, { kind: 'snapshot', id: key }),
       onLayer: (index, state, size) => opts.onLayer?.({ index, chainId: chainID(diffIDs.slice(0, index + 1))!, state, size }),
+      onRead: opts.onLayer ? (index, read) => opts.onLayer!({ index, chainId: chainID(diffIDs.slice(0, index + 1))!, state: 'progress', read }) : undefined,
     },
   );
   const layers: LayerRecord[] = img.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffID: diffIDs[i]!, unpackedSize: sizes[i] ?? 0 }));
@@ -114,4 +120,64 @@ export async function registerImage(svc: ImageService, img: NewImage, opts: Regi
   } finally {
     if (own) svc.opts.leases.delete(own.id);
   }
+}
+
+/**
+ * An image being unpacked under its own lease while its blobs may still be arriving
+ * (a pull): see {@link beginImage}. Exactly one of `commit` / `discard` must be called.
+ */
+export interface PendingImage {
+  /** settles when every layer is unpacked; rejects with the unpack's error (already handled) */
+  readonly unpacked: Promise<void>;
+  /**
+   * Waits for the unpack, then writes the image row, its GC roots and `refs` in one
+   * transaction and drops the lease. Throws the unpack's error (nothing registered).
+   */
+  commit(a: { manifestDigest?: string; refs: NamedReference[] }): Promise<Registered>;
+  /** Stops the unpack, waits for it to settle and drops the lease; nothing is registered. */
+  discard(reason?: unknown): Promise<void>;
+}
+
+/**
+ * Starts unpacking `img`'s layers at once, bottom-up, each when its `ready()`
+ * resolves, under a fresh image lease (so a crash leaves only leased snapshots that
+ * the collector removes after the start-up repair). The image is recorded only by
+ * `commit`, in one transaction, like {@link registerImage}.
+ */
+export function beginImage(svc: ImageService, img: Omit<NewImage, 'refs' | 'manifestDigest'>, opts: RegisterProgress & { signal?: AbortSignal } = {}): PendingImage {
+  const lease = imageLease(svc, 'register');
+  const ac = new AbortController();
+  const outer = opts.signal;
+  const onOuter = () => ac.abort(outer!.reason);
+  if (outer?.aborted) onOuter();
+  else outer?.addEventListener('abort', onOuter, { once: true });
+  const work = prepareImage(svc, { ...img, refs: [] }, lease, { ...opts, signal: ac.signal });
+  const unpacked = work.then(() => undefined);
+  unpacked.catch(() => undefined);
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    outer?.removeEventListener('abort', onOuter);
+    svc.opts.leases.delete(lease.id);
+  };
+  return {
+    unpacked,
+    async commit(a) {
+      try {
+        if (!open) throw new Error('image registration already closed');
+        const { record, config } = await work;
+        if (a.manifestDigest) record.manifestDigest = a.manifestDigest;
+        const [moved] = commitImages(svc, [{ record, refs: a.refs }]);
+        return { id: record.id, config, moved: moved!, tags: a.refs.map((r) => familiarString(r)) };
+      } finally {
+        close();
+      }
+    },
+    async discard(reason) {
+      ac.abort(reason);
+      await work.catch(() => undefined);
+      close();
+    },
+  };
 }

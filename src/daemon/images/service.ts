@@ -26,7 +26,7 @@ import { commitContainer, type CommitOptions } from './commit';
 import { importImage, type ImportOptions } from './import';
 import { loadImages, type LoadOptions } from './load';
 import { isImageIdPrefix, resolveImage } from './lookup';
-import { IMAGE_LEASE_LABEL, type Registered, type RegisterProgress, registerImage } from './register';
+import { IMAGE_LEASE_LABEL, type LayerBlob, type PendingImage, type Registered, type RegisterProgress, beginImage, registerImage } from './register';
 import { saveImages, selectImages } from './save';
 import { type HistoryItem, type ImageInspect, type ImageSummary, inspectShape, unixSeconds } from './shapes';
 
@@ -134,6 +134,17 @@ export class ImageService {
       },
       { onLayer: a.onProgress, signal: a.signal },
     );
+  }
+
+  /**
+   * Starts registering an image whose config is in the content store and whose layer
+   * blobs are still arriving (a pull): layer i is unpacked once layers below it are
+   * and its `ready()` resolved, while later layers download. Nothing is recorded until
+   * `commit` (one transaction); `discard` stops the unpack. See register.ts.
+   */
+  async beginFromContent(a: { configDigest: string; layers: LayerBlob[]; onProgress?: RegisterProgress['onLayer']; signal?: AbortSignal }): Promise<PendingImage> {
+    const configBytes = await this.opts.content.readAll(a.configDigest, { maxSize: 16 * 1024 * 1024 });
+    return beginImage(this, { configBytes, layers: a.layers }, { onLayer: a.onProgress, signal: a.signal });
   }
 
   /** `docker load`: see load.ts. */

@@ -32,6 +32,10 @@ export interface PullOptions extends ResolveOptions {
   onProgress?: (e: ProgressEvent) => void;
   /** download attempts per layer when the connection fails (default 3) */
   attempts?: number;
+  /** the platform's manifest, once its config is stored and before any layer is fetched */
+  onManifest?: (manifest: ImageManifest) => void;
+  /** a layer blob is in the store, verified (downloaded now, or already there); once per digest */
+  onLayerComplete?: (desc: Descriptor) => void;
 }
 
 export interface PullResult {
@@ -76,21 +80,26 @@ export async function pull(deps: Parameters<typeof resolve>[0], reference: strin
   }
 
   // layers: once per digest
+  opts.onManifest?.(manifest);
+  const complete = opts.onLayerComplete ?? (() => {});
   const unique: Descriptor[] = [];
   for (const l of manifest.layers) if (!unique.some((u) => u.digest === l.digest)) unique.push(l);
   const todo: Descriptor[] = [];
   for (const l of unique) {
-    if (await store.exists(l.digest)) progress({ id: shortId(l.digest), status: 'Already exists' });
-    else {
+    if (await store.exists(l.digest)) {
+      progress({ id: shortId(l.digest), status: 'Already exists' });
+      complete(l);
+    } else {
       todo.push(l);
       progress({ id: shortId(l.digest), status: 'Pulling fs layer' });
     }
   }
   const limit = Math.max(1, opts.maxConcurrent ?? 3);
   todo.slice(limit).forEach((l) => progress({ id: shortId(l.digest), status: 'Waiting' }));
-  await runLimited(todo, limit, opts.signal, (l, signal) =>
-    downloadBlob(session, store, l, { signal, onProgress: progress, attempts: opts.attempts ?? 3 }),
-  );
+  await runLimited(todo, limit, opts.signal, async (l, signal) => {
+    await downloadBlob(session, store, l, { signal, onProgress: progress, attempts: opts.attempts ?? 3 });
+    complete(l);
+  });
 
   await store.put(resolved.manifest.bytes, resolved.manifest.descriptor.digest);
   if (resolved.index) await store.put(resolved.index.bytes, resolved.index.descriptor.digest);

@@ -3,9 +3,13 @@
  * its chain ID, prepared over the previous layer's snapshot. A layer whose chain ID
  * already exists is not unpacked again. The applied stream's diffID must equal the
  * one the config declares; otherwise the snapshot is removed and the unpack fails.
+ *
+ * Layers are unpacked bottom-up, one at a time; a layer may say when its bytes become
+ * available (`ready`), so that a pull can unpack layer i as soon as layers 0..i are
+ * in the content store while later layers are still downloading.
  */
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { errnoCode, invalidArgument, isNotFound } from '../errdefs';
 import type { Mount, Snapshotter } from '../snapshots/types';
 import { chainIDs } from './chainid';
@@ -19,6 +23,12 @@ export type SnapshotHook = (key: string) => void;
 /** A layer to unpack: its declared diffID and how to open its bytes. */
 export interface UnpackLayer {
   diffID: string;
+  /**
+   * Resolves when the layer's bytes can be opened (e.g. its download is verified);
+   * awaited only when the layer must be unpacked. Absent: available now. A rejection
+   * fails the unpack.
+   */
+  ready?(): Promise<void>;
   open(): Promise<Readable>;
 }
 
@@ -38,6 +48,8 @@ export interface UnpackOptions {
   onSnapshot?: SnapshotHook;
   /** progress: a layer started / finished */
   onLayer?: (index: number, state: 'extracting' | 'done' | 'exists', sizeOrUndefined?: number) => void;
+  /** progress: `bytes` of layer `index`'s stream (as `open` gives it) consumed so far; per chunk */
+  onRead?: (index: number, bytes: number) => void;
 }
 
 /**
@@ -57,13 +69,15 @@ export async function unpackLayers(snapshotter: Snapshotter, apply: LayerApplier
       opts.onLayer?.(i, 'exists');
       continue;
     }
+    await untilReady(layers[i]!, opts.signal);
     opts.onLayer?.(i, 'extracting');
     const key = `extract-${randomBytes(6).toString('hex')}-${name}`;
     opts.onSnapshot?.(key);
     opts.onSnapshot?.(name);
     const mounts = await snapshotter.prepare(key, i === 0 ? undefined : chain[i - 1], { labels: { 'stevedore.images/unpack': name } });
     try {
-      const src = await layers[i]!.open();
+      let src = await layers[i]!.open();
+      if (opts.onRead) src = counted(src, (n) => opts.onRead!(i, n));
       const res = await apply(src, upperDirOf(mounts), { signal: opts.signal });
       if (res.diffID !== layers[i]!.diffID) {
         throw invalidArgument(`layer ${i} does not match the image config: diffID ${res.diffID}, expected ${layers[i]!.diffID}`);
@@ -83,6 +97,37 @@ export async function unpackLayers(snapshotter: Snapshotter, apply: LayerApplier
     }
   }
   return sizes;
+}
+
+/** Waits for `layer.ready()`, or throws the signal's reason as soon as it aborts. */
+async function untilReady(layer: UnpackLayer, signal: AbortSignal | undefined): Promise<void> {
+  if (!layer.ready) return;
+  signal?.throwIfAborted();
+  if (!signal) return layer.ready();
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([layer.ready(), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** `src` passed through unchanged, reporting the running byte count (errors propagate). */
+function counted(src: Readable, report: (total: number) => void): Readable {
+  let total = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      report(total);
+      cb(null, chunk);
+    },
+  });
+  pipeline(src, t, () => {});
+  return t;
 }
 
 async function exists(s: Snapshotter, name: string): Promise<boolean> {
