@@ -13,7 +13,7 @@ const { nullLogger } = require('../dist/src/engine/log.js');
   const cfg = { ...defaultConfig(), dataRoot: path.join(dir, 'root'), execRoot: path.join(dir, 'exec') };
   const d = await Daemon.open(cfg, nullLogger);
   try {
-    for (const r of d.router().routes()) process.stdout.write(JSON.stringify({ method: r.method, path: r.path }) + '\n');
+    for (const r of d.router().routes()) process.stdout.write(JSON.stringify({ method: r.method, path: r.path, notImplemented: r.notImplemented === true }) + '\n');
   } finally {
     await d.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -13,6 +13,8 @@ export interface Route {
   handler: Handler;
   /** The endpoint takes over the connection (attach, exec start): served on `upgrade` too. */
   hijack?: boolean;
+  /** A Docker endpoint stevedore does not implement: answers 501 (see notImplementedRoutes). */
+  notImplemented?: boolean;
 }
 
 interface Compiled extends Route {

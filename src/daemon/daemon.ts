@@ -10,6 +10,7 @@ import { diskUsageRoute, imageRoutes, imagesDiskUsage } from '../api/routes/imag
 import { distributionRoutes, pullHandler } from '../api/routes/distribution';
 import { openDistribution, type DistributionService } from './distribution/service';
 import { Router } from '../api/router';
+import { notImplementedRoutes } from '../api/routes/not-implemented';
 import type { Logger } from '../engine/log';
 import type { DaemonConfig } from './config';
 import { EventBus } from './events/bus';
@@ -124,7 +125,8 @@ export class Daemon {
       .add(...imageRoutes({ images: this.images, pull: pullHandler({ distribution: this.distribution }) }), diskUsageRoute([imagesDiskUsage(this.images)]))
       .add(...distributionRoutes({ distribution: this.distribution }))
       .add(...containerRoutes({ containers: this.containers, execIds: (id) => this.execs.idsOf(id) }))
-      .add(...execRoutes({ execs: this.execs, containers: this.containers }));
+      .add(...execRoutes({ execs: this.execs, containers: this.containers }))
+      .add(...notImplementedRoutes());
   }
 
   /** Stops services in reverse order of opening and releases the data-root lock. */

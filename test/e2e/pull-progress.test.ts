@@ -207,7 +207,7 @@ function storageLeft(t: Target): { snapshots: string[] } {
   return { snapshots: ls(path.join(t.dataRoot, 'overlay2')).filter((n) => n !== 'l') };
 }
 
-describe('docker pull progress', () => {
+describe('docker pull progress', { timeout: 300_000 }, () => {
   let reg: TestRegistry;
   let proxy: Awaited<ReturnType<typeof gatingProxy>>;
   let work: string;
