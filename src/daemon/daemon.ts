@@ -11,6 +11,7 @@ import { distributionRoutes, pullHandler } from '../api/routes/distribution';
 import { openDistribution, type DistributionService } from './distribution/service';
 import { Router } from '../api/router';
 import { notImplementedRoutes } from '../api/routes/not-implemented';
+import { commitRoutes } from '../api/routes/commit';
 import type { Logger } from '../engine/log';
 import type { DaemonConfig } from './config';
 import { EventBus } from './events/bus';
@@ -126,6 +127,7 @@ export class Daemon {
       .add(...distributionRoutes({ distribution: this.distribution }))
       .add(...containerRoutes({ containers: this.containers, execIds: (id) => this.execs.idsOf(id) }))
       .add(...execRoutes({ execs: this.execs, containers: this.containers }))
+      .add(...commitRoutes({ containers: this.containers, images: this.images }))
       .add(...notImplementedRoutes());
   }
 

@@ -41,7 +41,7 @@ describe('containers', () => {
     assert.equal((await t.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3'])).code, 3);
     const missing = await t.docker(['run', '--rm', 'busybox', 'nosuch']);
     assert.equal(missing.code, 127, missing.stderr);
-    assert.match(missing.stderr, /executable file not found in \$PATH/);
+    assert.match(missing.stderr, /OCI runtime create failed: .*exec: "nosuch": executable file not found in \$PATH/);
     const noexec = await t.docker(['run', '--rm', 'busybox', '/etc/passwd']);
     assert.equal(noexec.code, 126, noexec.stderr);
     assert.match(noexec.stderr, /permission denied/);
@@ -197,6 +197,31 @@ describe('containers', () => {
     const expected = t.kind === 'docker' ? /^(true|false) 137$/ : /^true 137$/;
     assert.match((await ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oom'])).trim(), expected);
     await ok(['rm', 'oom']);
+  });
+
+  it('docker commit makes an image of the writable layer, with changes, pausing the container', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await ok(['run', '-d', '--name', 'tocommit', 'busybox', 'sh', '-c', 'echo data > /made; rm /bin/ls; touch /ready; sleep 300']);
+    for (let i = 0; i < 100 && (await t.docker(['exec', 'tocommit', 'test', '-e', '/ready'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const id = (await ok(['commit', '-c', 'CMD ["cat", "/made"]', '-m', 'snapshot', '-a', 'me', 'tocommit', 'committed:1'])).trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(await ok(['run', '--rm', 'committed:1']), 'data\n');
+    const ls = await t.docker(['run', '--rm', 'committed:1', 'ls', '/']);
+    assert.equal(ls.code, 127, 'the deletion of /bin/ls is part of the layer (a whiteout)');
+    const img = JSON.parse(await ok(['image', 'inspect', 'committed:1']))[0] as { Comment: string; Author: string; Container: string; RootFS: { Layers: string[] }; Config: { Cmd: string[] } };
+    assert.equal(img.Comment, 'snapshot');
+    assert.equal(img.Author, 'me');
+    assert.deepEqual(img.Config.Cmd, ['cat', '/made']);
+    assert.equal(img.RootFS.Layers.length, 2);
+    const state = JSON.parse(await ok(['inspect', 'tocommit']))[0].State as { Running: boolean; Paused: boolean };
+    assert.ok(state.Running && !state.Paused, 'running again after the commit');
+    const until = Math.floor(Date.now() / 1000) + 1;
+    const evs = await ok(['events', '--since', String(since), '--until', String(until), '--filter', 'container=tocommit', '--format', '{{.Action}}']);
+    const actions = evs.trim().split('\n');
+    assert.ok(actions.includes('commit'), actions.join(','));
+    assert.ok(actions.indexOf('pause') < actions.indexOf('commit') && actions.indexOf('commit') < actions.indexOf('unpause'), actions.join(','));
+    await ok(['rm', '-f', 'tocommit']);
+    await ok(['rmi', 'committed:1']);
   });
 
   it('publishes container events in order, with filters and since/until', async () => {

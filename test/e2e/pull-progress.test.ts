@@ -238,7 +238,7 @@ describe('docker pull progress', { timeout: 300_000 }, () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('extracts lower layers while the top layer still downloads, then reports Pull complete per layer', async () => {
+  it('extracts lower layers while the top layer still downloads, then reports Pull complete per layer', async (tc) => {
     const top = img1.layers[3]!;
     const gate = proxy.gate(top.digest);
     const watch = openOnExtractionProgress(gate);
@@ -276,6 +276,7 @@ describe('docker pull progress', { timeout: 300_000 }, () => {
       if (i > 0) assert.ok(extracting[0]!.k > indexOf(lines, ids[i - 1]!, 'Pull complete'), `layer ${i} extracted before layer ${i - 1} was complete`);
     }
     assert.equal(lines.at(-1)?.status, `Status: Downloaded newer image for ${proxy.host}/pp:1`);
+    tc.diagnostic(lines.filter((m) => m.id && m.status !== 'Downloading').map((m) => `${m.id!.slice(0, 4)} ${m.status}${m.status === 'Extracting' ? ' ' + m.progressDetail?.current : ''}`).join(', '));
     const r = await t!.request('GET', `/images/${encodeURIComponent(`${proxy.host}/pp:1`)}/json`);
     assert.equal((JSON.parse(r.body) as { Id: string }).Id, img1.config);
   });

@@ -554,6 +554,25 @@ export class ContainerService {
     });
   }
 
+  // ---------- commit support ----------
+
+  /** The directory holding the container's writable layer (its overlay upper dir). */
+  async writableDir(ref: string): Promise<string> {
+    const c = this.get(ref);
+    const mounts = await this.o.snapshots.mounts(c.snapshotKey);
+    for (const m of mounts) {
+      if (m.type === 'bind') return m.source;
+      const upper = m.options.find((o) => o.startsWith('upperdir='));
+      if (upper) return upper.slice('upperdir='.length);
+    }
+    throw conflict(`container ${c.id} has no writable layer`);
+  }
+
+  /** Publishes a container event for an action done outside this service (commit). */
+  emit(ref: string, action: string, extra: Record<string, string> = {}): void {
+    this.publish(this.get(ref), action, extra);
+  }
+
   // ---------- rename / update ----------
 
   async rename(ref: string, newName: string): Promise<void> {

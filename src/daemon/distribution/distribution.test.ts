@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { MetadataDB } from '../../engine/metadata/db';
 import { DistributionService } from './service';
 import { DistributionMetadata } from './metadata';
-import { MessageQueue, humanSize, progressBar, progressMessage } from './progress';
+import { MessageQueue, ProgressThrottle, humanSize, progressBar, progressMessage } from './progress';
 import { translatePullError } from './pull';
 import { kindOf, unauthorized } from '../../engine/errdefs';
 
@@ -15,6 +15,27 @@ describe('progress messages', () => {
     assert.equal(progressBar(50, 100), `[${'='.repeat(25)}>${' '.repeat(25)}]      50B/100B`);
     assert.equal(progressBar(100, 100), `[${'='.repeat(50)}>] ` + '    100B/100B');
     assert.deepEqual(progressMessage('abc', 'Pushed'), { status: 'Pushed', progressDetail: {}, id: 'abc' });
+  });
+
+  it('throttles byte progress like dockerd: by 1 % (at most 512 KiB), at most every 100 ms, always the end', () => {
+    let now = 0;
+    const sent: number[] = [];
+    const t = new ProgressThrottle(1000, (c) => sent.push(c), { now: () => now });
+    t.update(5); // under 1 %
+    t.update(20); // first line goes out at once
+    t.update(40); // within 100 ms
+    now = 150;
+    t.update(45); // under 1 % since the last check
+    t.update(60);
+    t.update(1000); // the end, even within 100 ms
+    t.finish();
+    assert.deepEqual(sent, [20, 60, 1000]);
+    const big: number[] = [];
+    const b = new ProgressThrottle(1 << 30, (c) => big.push(c), { now: () => (now += 1000) });
+    b.update(512 * 1024); // not more than 512 KiB yet
+    b.update(512 * 1024 + 1);
+    b.finish();
+    assert.deepEqual(big, [512 * 1024 + 1, 1 << 30]);
   });
 
   it('keeps the order of queued writes and reports a failed write', async () => {

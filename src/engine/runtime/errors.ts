@@ -19,7 +19,10 @@ export class RuntimeCreateError extends StevedoreError {
   /** The runtime's own message (e.g. runc's "unable to start container process: …"). */
   readonly runtimeMessage: string;
 
-  constructor(runtimeMessage: string, op: 'create' | 'start' | 'exec' = 'create') {
+  constructor(rawMessage: string, op: 'create' | 'start' | 'exec' = 'create') {
+    // The shim creates and starts with one `run --detach`; runc then says "runc run
+    // failed:" where Docker (create, then start) shows "runc create failed:".
+    const runtimeMessage = op === 'create' ? rawMessage.replace(/^(\S+) run failed:/, '$1 create failed:') : rawMessage;
     const reason = classify(runtimeMessage);
     super(reason === 'other' ? 'internal' : 'invalid-argument', `OCI runtime ${op} failed: ${runtimeMessage}: unknown`);
     this.name = 'RuntimeCreateError';
