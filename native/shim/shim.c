@@ -366,13 +366,19 @@ static void do_create(void)
 	int con = -1;
 	const char *cmd[10];
 	int n = 0;
-	/* `run --detach` is create + start in one runtime call (one process start fewer on
-	 * every container start). The process runs from here on, but its output is not read
+	/* Without a tty, `run --detach` is create + start in one runtime call (one process
+	 * start fewer on every container start). The process runs from here on, but its output is not read
 	 * and its exit not reported until the daemon says "start" (after it has attached
 	 * its clients), so nothing it writes is lost to them: until then it can fill a pipe
 	 * buffer and block, exactly like a process that has not started. */
-	cmd[n++] = "run";
-	cmd[n++] = "--detach";
+	if (o.tty) {
+		/* a terminal's size is set between create and start: the process must not
+		 * run before "start" */
+		cmd[n++] = "create";
+	} else {
+		cmd[n++] = "run";
+		cmd[n++] = "--detach";
+	}
 	cmd[n++] = "--bundle";
 	cmd[n++] = o.bundle;
 	cmd[n++] = "--pid-file";
@@ -877,8 +883,15 @@ static void handle_request(struct client *c)
 			reply(c, "error container already started\n");
 			return;
 		}
-		/* the runtime started it already (run --detach): from now on its output is
-		 * read and its exit reported */
+		if (o.tty) {
+			const char *cmd[] = {"start", o.id, NULL};
+			if (!ok_status(run_runtime(cmd, -1, -1, -1))) {
+				reply(c, "error start failed\n");
+				return;
+			}
+		}
+		/* without a tty the runtime started it already (run --detach); either way its
+		 * output is read and its exit reported from now on */
 		started = 1;
 		reply(c, "ok\n");
 	} else if (sscanf(r, "resize %u %u", &a, &b) == 2) {

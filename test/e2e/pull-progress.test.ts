@@ -331,8 +331,19 @@ describe('docker pull progress', { timeout: 300_000 }, () => {
     const gate = proxy.gate(img.layers[3]!.digest);
     const bottom = short(img.layers[0]!.digest);
     const pid = t!.pid;
+    // Kill once the three ungated layers are downloaded and the bottom one unpacked
+    // (the top layer is held by the gate, so the pull cannot have finished).
+    const downloaded = new Set<string>();
+    const lower = new Set(img.layers.slice(0, 3).map((l) => short(l.digest)));
+    let bottomDone = false;
+    let killed = false;
     const res = await streamPull(t!, `${proxy.host}/pp`, 'crash', (m) => {
-      if (m.id === bottom && m.status === 'Pull complete') process.kill(pid, 'SIGKILL');
+      if (m.id && lower.has(m.id) && m.status === 'Download complete') downloaded.add(m.id);
+      if (m.id === bottom && m.status === 'Pull complete') bottomDone = true;
+      if (!killed && bottomDone && downloaded.size === lower.size) {
+        killed = true;
+        process.kill(pid, 'SIGKILL');
+      }
     });
     gate.open();
     assert.ok(!res.lines.some((m) => m.status?.startsWith('Status:')), 'the pull completed before the kill');

@@ -4,10 +4,15 @@
  * that the daemon knows the endpoint and does not do it. The list is the operations
  * marked `x-stevedore-not-implemented` in openapi/engine-api.json (generated from
  * Docker's v1.41 definition by scripts/gen-openapi.py).
+ *
+ * One exception: a GET of one object of a kind stevedore has none of (`GET
+ * /networks/{id}`, `/volumes/{name}`, `/plugins/{name}/json`, …) answers 404 "No such
+ * network: x" — true, and what clients rely on: `docker inspect x` asks every object
+ * kind in turn and moves on only on a 404.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { notImplemented } from '../../engine/errdefs';
+import { notFound, notImplemented } from '../../engine/errdefs';
 import { projectRoot } from '../../engine/sys/project';
 import type { Method, Route } from '../router';
 
@@ -22,13 +27,15 @@ export function notImplementedRoutes(docPath = path.join(projectRoot(), 'openapi
       const method = m.toUpperCase();
       if (!op['x-stevedore-not-implemented'] || !METHODS.has(method)) continue;
       const what = `${method} ${p}`;
+      const lookup = method === 'GET' && /^\/(\w+)\/\{(\w+)\}(\/json)?$/.exec(p);
       routes.push({
         method: method as Method,
         // `{x*}`: names may hold slashes (images, plugins); real routes are matched first.
         path: p.replace(/\{(\w+)\}/g, '{$1*}'),
         notImplemented: true,
         hijack: true,
-        handler: () => {
+        handler: (ctx) => {
+          if (lookup) throw notFound(`No such ${lookup[1]!.replace(/s$/, '')}: ${ctx.params[lookup[2]!] ?? ''}`);
           throw notImplemented(`${what} is not implemented by stevedore`);
         },
       });
