@@ -51,7 +51,10 @@ export function writeSection(title: string, body: string): void {
   const head = `## ${title}`;
   const start = text.indexOf(head);
   if (start >= 0) {
-    const next = text.indexOf('\n## ', start + head.length);
+    // up to the next section or subsection: `###` notes written by hand survive a rerun
+    const rest = text.slice(start + head.length);
+    const m = /\n##? |\n### /.exec(rest);
+    const next = m ? start + head.length + m.index : -1;
     text = text.slice(0, start) + text.slice(next >= 0 ? next + 1 : text.length);
   }
   text = text.trimEnd() + `\n\n${head}\n\n${body.trim()}\n`;

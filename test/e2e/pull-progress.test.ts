@@ -19,7 +19,7 @@ import * as zlib from 'node:zlib';
 import { LocalContentStore } from '../../src/engine/content';
 import { MediaType, RegistryClient } from '../../src/engine/distribution';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
-import { type Target, startTarget, targetKind, unmountBelow } from '../helpers/target';
+import { type Target, startTarget, targetKind, unmountBelow, waitForExit } from '../helpers/target';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const tarStream = require('tar-stream') as typeof import('tar-stream');
@@ -347,7 +347,7 @@ describe('docker pull progress', { timeout: 300_000 }, () => {
     });
     gate.open();
     assert.ok(!res.lines.some((m) => m.status?.startsWith('Status:')), 'the pull completed before the kill');
-    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+    await waitForExit(pid);
     t = await startTarget({ dir });
     assert.deepEqual(JSON.parse((await t.request('GET', '/images/json?all=1')).body), []);
     assert.deepEqual(storageLeft(t).snapshots, [], 'snapshots left after the crash');
@@ -361,12 +361,3 @@ describe('docker pull progress', { timeout: 300_000 }, () => {
     assert.equal(storageLeft(t).snapshots.length, 4);
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

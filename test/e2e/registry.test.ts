@@ -20,7 +20,7 @@ import { MediaType, RegistryClient } from '../../src/engine/distribution';
 import { makeBusyboxTar } from '../helpers/busybox';
 import { canMakeBcrypt, makeTestImage, startRecordingProxy, startRegistry, type RecordingProxy, type TestImage, type TestRegistry } from '../helpers/registry';
 import { startTokenServer, type TokenServer } from '../helpers/token-server';
-import { type Target, startTarget, targetKind } from '../helpers/target';
+import { type Target, startTarget, targetKind, waitForExit } from '../helpers/target';
 
 function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
   assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
@@ -481,15 +481,6 @@ describe('registry serving corrupt or truncated blobs', { skip: targetKind() !==
   }
 });
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A TCP proxy to `target` that forwards at most `rate` bytes per 50 ms downstream. */
 async function slowProxy(target: string, rate: number): Promise<{ host: string; bytes: () => number; close: () => Promise<void> }> {
   const [th, tp] = target.split(':');
@@ -548,7 +539,7 @@ describe('a daemon killed in the middle of a pull', { skip: targetKind() !== 'st
       process.kill(pid, 'SIGKILL');
       await pull;
       // not t.stop(): that would remove the data root of a target started without `dir`
-      while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+      await waitForExit(pid);
       t = await startTarget({ dir });
       const ingest = path.join(t.dataRoot, 'content', 'ingest');
       const blobs = fs.readdirSync(path.join(t.dataRoot, 'content', 'blobs', 'sha256'));

@@ -188,3 +188,15 @@ export function assertClientError(t: { kind: TargetKind }, status: number): void
   const ok = t.kind === 'docker' ? [400, 500] : [400];
   if (!ok.includes(status)) throw new Error(`expected status ${ok.join(' or ')}, got ${status}`);
 }
+
+/** Resolves once process `pid` is gone (after a SIGKILL sent by a crash test). */
+export async function waitForExit(pid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
