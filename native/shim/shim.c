@@ -893,6 +893,12 @@ static void handle_request(struct client *c)
 		/* without a tty the runtime started it already (run --detach); either way its
 		 * output is read and its exit reported from now on */
 		started = 1;
+		if (INIT->exited) {
+			/* it ran to its end before "start": it cannot have finished before it was
+			 * started, so its finish time is now (as if it ran after the start) */
+			clock_gettime(CLOCK_REALTIME, &INIT->exit_time);
+			clock_gettime(CLOCK_MONOTONIC, &INIT->exited_mono);
+		}
 		reply(c, "ok\n");
 	} else if (sscanf(r, "resize %u %u", &a, &b) == 2) {
 		struct winsize ws = {.ws_row = (unsigned short)a, .ws_col = (unsigned short)b};

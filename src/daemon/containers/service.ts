@@ -246,6 +246,8 @@ export class ContainerService {
       });
       created = true;
       await this.deliverPendingAttaches(id);
+      // taken before "start": the shim reports a finish no earlier than its start
+      const startedAt = nowIso();
       await this.o.tasks.startCreated(id);
       c.state = {
         ...c.state,
@@ -254,7 +256,7 @@ export class ContainerService {
         exitCode: 0,
         error: '',
         oomKilled: false,
-        startedAt: nowIso(),
+        startedAt,
         finishedAt: c.state.finishedAt,
         manuallyStopped: false,
         hasBeenStarted: true,
