@@ -4,7 +4,6 @@
  *   node dist/bench/run-latency.js [iterations=30]
  * Writes a section of docs/benchmarks.md and prints the same table.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,11 +11,27 @@ import { makeBusyboxRootfs } from '../test/helpers/busybox';
 import { startTarget, type TargetKind } from '../test/helpers/target';
 import { fmt, importBusybox, median, timeCommand, writeSection } from './common';
 
-async function engine(kind: TargetKind, n: number): Promise<number[]> {
+/**
+ * Times `docker run` on one engine. For stevedore it also keeps a copy of the OCI bundle
+ * it generated for that very command (`config.json` of a running twin), so the bare
+ * runc run below runs *the same bundle*, as the target asks.
+ */
+async function engine(kind: TargetKind, n: number, keepSpec?: (spec: Record<string, any>, files: Record<string, string>) => void): Promise<number[]> {
   const t = await startTarget({ kind });
   try {
     await importBusybox(t);
     const args = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
+    if (keepSpec) {
+      const r = await t.docker(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000']);
+      const id = r.stdout.trim();
+      const spec = JSON.parse(fs.readFileSync(path.join(t.execRoot, 'bundles', id, 'config.json'), 'utf8'));
+      const files: Record<string, string> = {};
+      for (const m of spec.mounts as Array<{ source: string; destination: string }>) {
+        if (['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'].includes(m.destination)) files[m.destination] = fs.readFileSync(m.source, 'utf8');
+      }
+      keepSpec(spec, files);
+      await t.docker(['rm', '-f', id]);
+    }
     for (let i = 0; i < 3; i++) await timeCommand('docker', args, t.env);
     const out: number[] = [];
     for (let i = 0; i < n; i++) out.push(await timeCommand('docker', args, t.env));
@@ -26,14 +41,21 @@ async function engine(kind: TargetKind, n: number): Promise<number[]> {
   }
 }
 
-async function bareRunc(n: number): Promise<number[]> {
+/** Bare `runc run` of stevedore's own bundle for the same command, over a busybox rootfs. */
+async function bareRunc(n: number, spec: Record<string, any>, files: Record<string, string>): Promise<number[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-bench-runc-'));
   try {
     makeBusyboxRootfs(path.join(dir, 'rootfs'));
-    execFileSync('runc', ['spec'], { cwd: dir });
-    const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    spec.root = { path: path.join(dir, 'rootfs'), readonly: false };
     spec.process.terminal = false;
     spec.process.args = ['true'];
+    spec.linux.cgroupsPath = `/stevedore-bench/${process.pid}`;
+    for (const m of spec.mounts as Array<{ source: string; destination: string }>) {
+      const content = files[m.destination];
+      if (content === undefined) continue;
+      m.source = path.join(dir, path.basename(m.destination));
+      fs.writeFileSync(m.source, content);
+    }
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
     const root = path.join(dir, 'state');
     const run = (i: number) => timeCommand('runc', ['--root', root, 'run', '--bundle', dir, `bench-${process.pid}-${i}`], process.env);
@@ -43,15 +65,23 @@ async function bareRunc(n: number): Promise<number[]> {
     return out;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+    for (const ctl of fs.readdirSync('/sys/fs/cgroup')) {
+      try {
+        fs.rmdirSync(path.join('/sys/fs/cgroup', ctl, 'stevedore-bench'));
+      } catch {
+        /* not there */
+      }
+    }
   }
 }
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 30);
-  const ours = median(await engine('stevedore', n));
+  let kept: { spec: Record<string, any>; files: Record<string, string> } | undefined;
+  const ours = median(await engine('stevedore', n, (spec, files) => (kept = { spec, files })));
   const docker = median(await engine('docker', n));
-  const runc = median(await bareRunc(n));
-  const body = `Median of ${n} runs of \`docker run --rm --network none busybox true\` (docker CLI 28 as the client for both engines), and of a bare \`runc run\` of a busybox bundle made by \`runc spec\`; ${os.cpus().length} cores, kernel ${os.release()}, measured ${new Date().toISOString().slice(0, 10)}.
+  const runc = median(await bareRunc(n, kept!.spec, kept!.files));
+  const body = `Median of ${n} runs of \`docker run --rm --network none busybox true\` (docker CLI 28 as the client for both engines), and of a bare \`runc run\` of the same bundle (the \`config.json\` stevedore generated for that command: Docker's default capabilities, seccomp profile, masked paths, cgroup mounts; over a busybox rootfs); ${os.cpus().length} cores, kernel ${os.release()}, measured ${new Date().toISOString().slice(0, 10)}.
 
 | | median | ratio |
 |---|---|---|
