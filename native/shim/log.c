@@ -22,7 +22,7 @@
 static char wbuf[ENTRY_MAX + WBUF_SOFT];
 static size_t wlen;
 
-static int write_all(int fd, const char *p, size_t n)
+int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);

@@ -20,6 +20,8 @@ struct linebuf {
 	char buf[LINE_BUF_MAX];
 };
 
+/* Writes all n bytes, retrying short writes and EINTR. Returns 0 or -errno (errno set). */
+int write_all(int fd, const char *p, size_t n);
 /* Opens (appends to) the log; path NULL disables logging. Returns 0 or -errno. */
 int log_open(struct logfile *l, const char *path, long long max_size, int max_files);
 /* Splits bytes on '\n' into entries; keeps the unterminated tail for later. */

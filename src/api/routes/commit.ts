@@ -5,7 +5,6 @@
 import type { ContainerService } from '../../daemon/containers/service';
 import type { ImageService } from '../../daemon/images/service';
 import type { ContainerConfig } from '../../engine/bundle/types';
-import type { ContainerConfig as ImageContainerConfig } from '../../engine/images/types';
 import { invalidArgument } from '../../engine/errdefs';
 import type { RequestContext } from '../context';
 import type { Route } from '../router';
@@ -37,7 +36,7 @@ async function commit(b: CommitBackend, ctx: RequestContext): Promise<void> {
       upperDir,
       parentImageId: c.image,
       // the image config holds no nulls (absent fields are omitted)
-      config: JSON.parse(JSON.stringify(config, (_k, v: unknown) => (v === null ? undefined : v))) as ImageContainerConfig,
+      config: JSON.parse(JSON.stringify(config, (_k, v: unknown) => (v === null ? undefined : v))) as ContainerConfig,
       containerId: c.id,
       comment: ctx.string('comment') ?? '',
       author: ctx.string('author') ?? '',

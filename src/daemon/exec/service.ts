@@ -16,24 +16,18 @@ import type { TaskExec } from '../../engine/runtime';
 import type { ContainerRecord } from '../containers/model';
 import type { EventBus } from '../events/bus';
 import { parseDetachKeys } from './keys';
-import { buildExecProcess, readContainerProcess } from './process';
+import { buildExecProcess, type ExecProcessConfig, readContainerProcess } from './process';
 
 export type ExecStatus = 'created' | 'running' | 'exited';
 
 /** One exec instance. */
-export interface ExecRecord {
+export interface ExecRecord extends ExecProcessConfig {
   id: string;
   containerId: string;
   status: ExecStatus;
   pid: number;
   /** null until the process has exited */
   exitCode: number | null;
-  cmd: string[];
-  env: string[];
-  user: string;
-  workingDir: string;
-  privileged: boolean;
-  tty: boolean;
   attachStdin: boolean;
   attachStdout: boolean;
   attachStderr: boolean;

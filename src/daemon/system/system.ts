@@ -35,6 +35,9 @@ export interface SystemOptions {
 export class SystemService {
   private facts: HostFacts | undefined;
   private engineId: string | undefined;
+  /** runtime binary → its version; asked once (each ask starts the runtime, ~10–20 ms,
+   * and clients call /info and /version before many commands) */
+  private readonly runtimeVersions = new Map<string, Promise<{ version: string; commit: string }>>();
 
   constructor(private readonly opts: SystemOptions) {}
 
@@ -56,10 +59,19 @@ export class SystemService {
     return this.engineId;
   }
 
+  private runtimeVersion(bin: string): Promise<{ version: string; commit: string }> {
+    let v = this.runtimeVersions.get(bin);
+    if (!v) {
+      v = runtimeVersion(bin);
+      this.runtimeVersions.set(bin, v);
+    }
+    return v;
+  }
+
   async version(): Promise<Record<string, unknown>> {
     const h = this.host();
     const rt = this.opts.runtimes[this.opts.defaultRuntime] ?? this.opts.defaultRuntime;
-    const rv = await runtimeVersion(rt);
+    const rv = await this.runtimeVersion(rt);
     const arch = goArch(h.architecture);
     return {
       Platform: { Name: 'stevedore' },
@@ -100,7 +112,7 @@ export class SystemService {
     const runtimes: Record<string, { path: string }> = {};
     for (const [name, bin] of Object.entries(this.opts.runtimes)) if (which(bin)) runtimes[name] = { path: bin };
     const rtBin = this.opts.runtimes[this.opts.defaultRuntime] ?? this.opts.defaultRuntime;
-    const rv = await runtimeVersion(rtBin);
+    const rv = await this.runtimeVersion(rtBin);
     const v1 = h.cgroupVersion === '1';
     const warnings: string[] = [];
     if (!h.swapLimit) warnings.push('WARNING: No swap limit support');

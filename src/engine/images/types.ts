@@ -3,37 +3,11 @@
  * the sha256 of those bytes), the manifests of the Docker v2 schema2 and OCI formats,
  * and what the image store records about an image.
  */
+import type { ContainerConfig } from '../bundle/types';
 import type { Descriptor } from '../content/types';
 
-/** The runtime part of an image config (`config` / `container_config`), as Docker writes it. */
-export interface ContainerConfig {
-  Hostname?: string;
-  Domainname?: string;
-  User?: string;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  ExposedPorts?: Record<string, object> | null;
-  Tty?: boolean;
-  OpenStdin?: boolean;
-  StdinOnce?: boolean;
-  Env?: string[] | null;
-  Cmd?: string[] | null;
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
-  ArgsEscaped?: boolean;
-  Image?: string;
-  Volumes?: Record<string, object> | null;
-  WorkingDir?: string;
-  Entrypoint?: string[] | null;
-  NetworkDisabled?: boolean;
-  MacAddress?: string;
-  OnBuild?: string[] | null;
-  Labels?: Record<string, string> | null;
-  StopSignal?: string;
-  StopTimeout?: number;
-  Shell?: string[] | null;
-  [extra: string]: unknown;
-}
+/** The runtime part of an image config (`config` / `container_config`): the same shape as a container's. */
+export type { ContainerConfig };
 
 /** One entry of an image config's `history`. */
 export interface HistoryEntry {
