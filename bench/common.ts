@@ -44,19 +44,23 @@ export function fmt(ms: number): string {
   return `${ms.toFixed(1)} ms`;
 }
 
-/** Appends or replaces a `## <title>` section in docs/benchmarks.md. */
+/**
+ * Replaces the body of the `## <title>` section of docs/benchmarks.md in place (up to its
+ * first `###` note or the next section, so hand-written notes stay under it), or appends
+ * the section.
+ */
 export function writeSection(title: string, body: string): void {
   const file = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nstevedore against Docker 20.10 (Debian docker.io) on the same machine, through the same harness.\n';
-  const head = `## ${title}`;
-  const start = text.indexOf(head);
-  if (start >= 0) {
-    // up to the next section or subsection: `###` notes written by hand survive a rerun
-    const rest = text.slice(start + head.length);
-    const m = /\n##? |\n### /.exec(rest);
-    const next = m ? start + head.length + m.index : -1;
-    text = text.slice(0, start) + text.slice(next >= 0 ? next + 1 : text.length);
+  const head = `## ${title}\n`;
+  const at = text.startsWith(head) ? 0 : text.indexOf('\n' + head) + 1; // 0: not found, unless at the very start
+  if (at > 0 || text.startsWith(head)) {
+    const from = at + head.length;
+    const m = /\n##? |\n### /.exec(text.slice(from));
+    const end = m ? from + m.index + 1 : text.length;
+    text = `${text.slice(0, from)}\n${body.trim()}\n\n${text.slice(end)}`.trimEnd() + '\n';
+  } else {
+    text = text.trimEnd() + `\n\n${head}\n${body.trim()}\n`;
   }
-  text = text.trimEnd() + `\n\n${head}\n\n${body.trim()}\n`;
   fs.writeFileSync(file, text);
 }

@@ -75,19 +75,27 @@ async function bareRunc(n: number, spec: Record<string, any>, files: Record<stri
   }
 }
 
+/** The middle half of the runs (the machine is shared: medians alone hide the noise). */
+function spread(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))]!;
+  return `${at(0.25).toFixed(0)}–${at(0.75).toFixed(0)} ms`;
+}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 30);
   let kept: { spec: Record<string, any>; files: Record<string, string> } | undefined;
-  const ours = median(await engine('stevedore', n, (spec, files) => (kept = { spec, files })));
-  const docker = median(await engine('docker', n));
-  const runc = median(await bareRunc(n, kept!.spec, kept!.files));
+  const oursRuns = await engine('stevedore', n, (spec, files) => (kept = { spec, files }));
+  const dockerRuns = await engine('docker', n);
+  const runcRuns = await bareRunc(n, kept!.spec, kept!.files);
+  const [ours, docker, runc] = [median(oursRuns), median(dockerRuns), median(runcRuns)];
   const body = `Median of ${n} runs of \`docker run --rm --network none busybox true\` (docker CLI 28 as the client for both engines), and of a bare \`runc run\` of the same bundle (the \`config.json\` stevedore generated for that command: Docker's default capabilities, seccomp profile, masked paths, cgroup mounts; over a busybox rootfs); ${os.cpus().length} cores, kernel ${os.release()}, measured ${new Date().toISOString().slice(0, 10)}.
 
-| | median | ratio |
-|---|---|---|
-| stevedore | ${fmt(ours)} | 1.00 |
-| Docker 20.10 | ${fmt(docker)} | stevedore takes ${(ours / docker).toFixed(2)}× Docker's time |
-| bare runc run | ${fmt(runc)} | stevedore takes ${(ours / runc).toFixed(2)}× runc's time |
+| | median | p25–p75 | ratio |
+|---|---|---|---|
+| stevedore | ${fmt(ours)} | ${spread(oursRuns)} | 1.00 |
+| Docker 20.10 | ${fmt(docker)} | ${spread(dockerRuns)} | stevedore takes ${(ours / docker).toFixed(2)}× Docker's time |
+| bare runc run | ${fmt(runc)} | ${spread(runcRuns)} | stevedore takes ${(ours / runc).toFixed(2)}× runc's time |
 
 Targets: at most 1/3 of Docker's time; within 2.5× of bare runc.`;
   console.log(body);

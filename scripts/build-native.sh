@@ -10,7 +10,8 @@ for c in "$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/no
   if [ -f "$c" ]; then gyp="$c"; break; fi
 done
 if [ -z "$gyp" ]; then echo "build-native: node-gyp not found next to npm" >&2; exit 1; fi
-if [ ! -f native/addon/build/Release/stevedore_native.node ] || [ native/addon/stevedore_native.c -nt native/addon/build/Release/stevedore_native.node ]; then
+addon=native/addon/build/Release/stevedore_native.node
+if [ ! -f "$addon" ] || [ native/addon/stevedore_native.c -nt "$addon" ] || [ native/addon/binding.gyp -nt "$addon" ]; then
   nodedir="$(npm config get nodedir 2>/dev/null || true)"
   args=(rebuild --release)
   if [ -n "$nodedir" ] && [ "$nodedir" != "undefined" ]; then args+=("--nodedir=$nodedir"); fi

@@ -13,7 +13,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # python3-docker (real clients). Never a package that starts a daemon on
 # /var/run/docker.sock: the docker CLI is only installed where none is on PATH, and
 # Debian ships it only inside docker.io, so then we take the client binary alone.
-pkgs=(runc crun iptables iproute2 tini zstd make gcc g++ python3 busybox-static docker-registry docker-compose python3-docker openssl apache2-utils)
+pkgs=(runc crun iptables iproute2 tini zstd make gcc g++ python3 libseccomp-dev busybox-static docker-registry docker-compose python3-docker openssl apache2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

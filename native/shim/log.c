@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,35 +87,51 @@ static void rotate(struct logfile *l)
 	l->size = 0;
 }
 
-void rfc3339nano(char *out, size_t outlen)
+/* Writes "YYYY-MM-DDTHH:MM:SS[.fraction]Z" for ts to out (40 bytes at least); returns
+ * its length. The seconds part is formatted once per second. */
+static size_t format_time(char *out, const struct timespec *ts)
 {
 	static time_t last_sec = -1;
 	static char last[32];
-	struct timespec ts;
+	static size_t last_len;
 	struct tm tm;
-	char frac[16];
-	size_t n;
-	if (clock_gettime(CLOCK_REALTIME, &ts) < 0) {
-		snprintf(out, outlen, "1970-01-01T00:00:00Z");
-		return;
-	}
-	if (ts.tv_sec != last_sec) {
-		if (gmtime_r(&ts.tv_sec, &tm) == NULL || strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-			snprintf(out, outlen, "1970-01-01T00:00:00Z");
-			return;
+	if (ts->tv_sec != last_sec) {
+		if (gmtime_r(&ts->tv_sec, &tm) == NULL || (last_len = strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+			memcpy(out, "1970-01-01T00:00:00Z", 21);
+			last_sec = -1;
+			return 20;
 		}
-		last_sec = ts.tv_sec;
+		last_sec = ts->tv_sec;
 	}
-	n = (size_t)snprintf(out, outlen, "%s", last);
-	if (n >= outlen)
-		return;
-	snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
-	size_t f = strlen(frac);
-	while (f > 1 && frac[f - 1] == '0')
-		frac[--f] = '\0';
-	if (f == 1)
-		frac[0] = '\0';
-	snprintf(out + n, outlen - n, "%sZ", frac);
+	size_t n = last_len;
+	memcpy(out, last, n);
+	long ns = ts->tv_nsec;
+	if (ns > 0) { /* Go's RFC3339Nano: up to 9 digits, trailing zeros dropped */
+		char d[9];
+		for (int i = 8; i >= 0; i--, ns /= 10)
+			d[i] = (char)('0' + ns % 10);
+		int len = 9;
+		while (d[len - 1] == '0')
+			len--;
+		out[n++] = '.';
+		memcpy(out + n, d, (size_t)len);
+		n += (size_t)len;
+	}
+	out[n++] = 'Z';
+	out[n] = '\0';
+	return n;
+}
+
+void rfc3339nano(char *out, size_t outlen)
+{
+	struct timespec ts;
+	char buf[48];
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = 0;
+	}
+	format_time(buf, &ts);
+	snprintf(out, outlen, "%s", buf);
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
@@ -149,35 +166,79 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-static size_t escape(char *o, const unsigned char *p, size_t n)
+/* Byte classes for escape(): 0 = copied as is, 1 = ASCII with an escape in esc[],
+ * 2 = the first byte of a (possibly invalid) UTF-8 sequence. */
+static unsigned char cls[256];
+/* Each ASCII byte's escape, padded to 8 bytes so that one 8-byte copy writes it. */
+static char esc[128][8];
+static unsigned char esc_len[128];
+
+static void escape_init(void)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t k = 0;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = p[i];
-		if (c < 0x80) {
-			if (c == '"' || c == '\\') {
-				o[k++] = '\\';
-				o[k++] = (char)c;
-			} else if (c == '\n') {
-				o[k++] = '\\';
-				o[k++] = 'n';
-			} else if (c == '\r') {
-				o[k++] = '\\';
-				o[k++] = 'r';
-			} else if (c == '\t') {
-				o[k++] = '\\';
-				o[k++] = 't';
-			} else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-				memcpy(o + k, "\\u00", 4);
-				k += 4;
-				o[k++] = hex[c >> 4];
-				o[k++] = hex[c & 15];
-			} else
-				o[k++] = (char)c;
-			i++;
+	for (int c = 0; c < 256; c++) {
+		if (c >= 0x80) {
+			cls[c] = 2;
 			continue;
 		}
+		const char *two = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+		if (two) {
+			memcpy(esc[c], two, 2);
+			esc_len[c] = 2;
+			cls[c] = 1;
+		} else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+			memcpy(esc[c], "\\u00", 4);
+			esc[c][4] = hex[c >> 4];
+			esc[c][5] = hex[c & 15];
+			esc_len[c] = 6;
+			cls[c] = 1;
+		}
+	}
+}
+
+/* How many bytes from p on (1..n) equal p[0]: eight at a time where it can. */
+static size_t run_length(const unsigned char *p, size_t n)
+{
+	uint64_t pat = 0x0101010101010101ULL * p[0], w;
+	size_t r = 1;
+	while (r + 8 <= n) {
+		memcpy(&w, p + r, 8);
+		if (w != pat)
+			break;
+		r += 8;
+	}
+	while (r < n && p[r] == p[0])
+		r++;
+	return r;
+}
+
+/* Escapes n bytes into o, which must have room for 6 * n + 2 bytes (escapes are
+ * written 8 bytes at a time). Returns the length written. */
+static size_t escape(char *o, const unsigned char *p, size_t n)
+{
+	size_t k = 0, i = 0;
+	if (esc_len['\n'] == 0)
+		escape_init();
+	while (i < n) {
+		size_t j = i;
+		while (j < n && cls[p[j]] == 0)
+			j++;
+		memcpy(o + k, p + i, j - i);
+		k += j - i;
+		i = j;
+		while (i < n && cls[p[i]] == 1) {
+			unsigned char e = p[i];
+			size_t r = run_length(p + i, n - i), el = esc_len[e];
+			memcpy(o + k, esc[e], 8);
+			/* a run of one escaped byte (NUL padding, say): double the copy */
+			for (size_t have = el, want = r * el; have < want; have *= 2)
+				memcpy(o + k + have, o + k, have < want - have ? have : want - have);
+			k += r * el;
+			i += r;
+		}
+		if (i == n || cls[p[i]] != 2)
+			continue;
+		unsigned char c = p[i];
 		size_t len = utf8_len(p + i, n - i);
 		if (len == 0) {
 			memcpy(o + k, "\\ufffd", 6);
@@ -198,9 +259,8 @@ static size_t escape(char *o, const unsigned char *p, size_t n)
 
 static void log_entry(struct logfile *l, const char *stream, const char *p, size_t n)
 {
-	char ts[48];
-	size_t k = 0;
-	int m;
+	struct timespec ts;
+	size_t k, sl;
 	if (l->path == NULL || n == 0)
 		return;
 	if (l->max_size > 0 && l->size >= l->max_size)
@@ -213,11 +273,20 @@ static void log_entry(struct logfile *l, const char *stream, const char *p, size
 	memcpy(entry, "{\"log\":\"", 8);
 	k = 8;
 	k += escape(entry + k, (const unsigned char *)p, n);
-	rfc3339nano(ts, sizeof ts);
-	m = snprintf(entry + k, ENTRY_MAX - k, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, ts);
-	if (m < 0 || (size_t)m >= ENTRY_MAX - k)
-		return;
-	k += (size_t)m;
+	memcpy(entry + k, "\",\"stream\":\"", 12);
+	k += 12;
+	sl = strlen(stream);
+	memcpy(entry + k, stream, sl);
+	k += sl;
+	memcpy(entry + k, "\",\"time\":\"", 10);
+	k += 10;
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = 0;
+	}
+	k += format_time(entry + k, &ts);
+	memcpy(entry + k, "\"}\n", 3);
+	k += 3;
 	wlen += k;
 	l->size += (long long)k;
 }
@@ -230,14 +299,18 @@ void log_feed(struct logfile *l, struct linebuf *b, const char *p, size_t n)
 		const char *nl = memchr(p, '\n', take);
 		if (nl != NULL)
 			take = (size_t)(nl - p) + 1;
-		memcpy(b->buf + b->len, p, take);
-		b->len += take;
-		p += take;
-		n -= take;
-		if (nl != NULL || b->len == LINE_BUF_MAX) {
-			log_entry(l, b->stream, b->buf, b->len);
+		if (nl == NULL && b->len + take < LINE_BUF_MAX) {
+			memcpy(b->buf + b->len, p, take); /* an unterminated tail: kept for later */
+			b->len += take;
+		} else if (b->len == 0) {
+			log_entry(l, b->stream, p, take); /* a whole entry in the chunk: no copy */
+		} else {
+			memcpy(b->buf + b->len, p, take);
+			log_entry(l, b->stream, b->buf, b->len + take);
 			b->len = 0;
 		}
+		p += take;
+		n -= take;
 	}
 }
 

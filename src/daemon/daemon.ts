@@ -103,7 +103,9 @@ export class Daemon {
       d.closers.push(() => d.containers.close());
       d.execs = new ExecService({
         containers: d.containers,
-        tasks: new ShimTaskService({ execRoot: config.execRoot, runtime: rt }),
+        // STEVEDORE_EXEC=runtime: execs through `runtime exec` instead of the shim entering
+        // the container (docs/shim.md, "Direct exec"): for comparisons and as an escape hatch.
+        tasks: new ShimTaskService({ execRoot: config.execRoot, runtime: rt, execMode: process.env.STEVEDORE_EXEC === 'runtime' ? 'runtime' : 'direct' }),
         taskId: (id) => taskIdFor(id, config.execRoot),
         events: d.events,
         log,

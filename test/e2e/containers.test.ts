@@ -47,6 +47,23 @@ describe('containers', () => {
     assert.match(noexec.stderr, /permission denied/);
   });
 
+  it('an --rm container survives docker restart, keeps its files, and goes at its next exit', async () => {
+    const id = (await ok(['run', '-d', '--rm', '--name', 'rm-restart', 'busybox', 'sh', '-c', 'echo kept >> /f; sleep 1000'])).trim();
+    if (t.kind === 'stevedore') {
+      // its throwaway layer is mounted volatile (src/engine/mount/volatile.ts)
+      const overlays = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(t.dir) && / - overlay /.test(l));
+      assert.ok(overlays.some((l) => /volatile/.test(l)), overlays.join('\n'));
+    }
+    const started = (await ok(['inspect', '-f', '{{.State.StartedAt}}', id])).trim();
+    await ok(['restart', '-t', '1', 'rm-restart']);
+    assert.equal((await ok(['inspect', '-f', '{{.State.Running}}', id])).trim(), 'true');
+    assert.notEqual((await ok(['inspect', '-f', '{{.State.StartedAt}}', id])).trim(), started);
+    assert.equal(await ok(['exec', 'rm-restart', 'cat', '/f']), 'kept\nkept\n');
+    await ok(['stop', '-t', '1', 'rm-restart']);
+    for (let i = 0; i < 100 && (await t.docker(['inspect', id])).code === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.notEqual((await t.docker(['inspect', id])).code, 0, 'removed after its exit');
+  });
+
   it('applies -e, -w, -u, --hostname and --label', async () => {
     const out = await ok(['run', '--rm', '-e', 'FOO=bar', '-w', '/tmp', '-u', 'nobody', '--hostname', 'hh', 'busybox', 'sh', '-c', 'echo $FOO $(pwd) $(id -u) $(hostname) $(cat /etc/hostname)']);
     assert.equal(out, 'bar /tmp 65534 hh hh\n');

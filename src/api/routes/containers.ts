@@ -3,8 +3,9 @@
  * pause/unpause/rm/rename/update/prune), logs, attach (hijacked), top, stats, resize.
  * Thin: parse and validate, call the ContainerService, serialize.
  */
-import type { Duplex, Writable } from 'node:stream';
-import type { ContainerService, WaitCondition } from '../../daemon/containers/service';
+import * as net from 'node:net';
+import type { Writable } from 'node:stream';
+import type { AttachStream, ContainerService, WaitCondition } from '../../daemon/containers/service';
 import { parseCreateBody, parseUpdateBody } from '../../daemon/containers/validate';
 import { filterContainers } from '../../daemon/containers/list';
 import { inspectView, summaryView } from '../../daemon/containers/views';
@@ -153,6 +154,7 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
   if (!stream && !withLogs) throw invalidArgument('Bad parameters: you must choose at least one stream');
   const detachKeys = parseDetachKeys(ctx.string('detachKeys'));
   const tty = c.config.Tty === true;
+  const stdin = opts.stdin && c.config.OpenStdin === true;
   const sock = ctx.hijack();
   sock.on('error', () => {});
   const ac = new AbortController();
@@ -167,18 +169,31 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
     return;
   }
   b.containers.attached(c.id);
-  let task: Duplex | undefined;
+  // Output only: the container's shim can write to the connection itself (no copy
+  // through the daemon); everything written so far must be out before it does.
+  const handOver = !stdin && sock instanceof net.Socket && (await flushed(sock)) ? sock : undefined;
+  let task: AttachStream;
   try {
-    task = await b.containers.attachStreams(c.id, opts, ac.signal);
+    task = await b.containers.attachClient(c.id, { stdin, stdout: opts.stdout, stderr: opts.stderr, ...(handOver ? { handOver } : {}) }, ac.signal);
   } catch {
     task = undefined;
   }
+  // handed: the shim writes the output and closes the connection when it ends
+  if (task === 'handed') return;
   if (!task) {
     sock.end();
     return;
   }
   // Docker's attach semantics (detach keys with a tty, StdinOnce, half-close): daemon/exec/splice.ts
-  await splice(sock, task, { stdin: opts.stdin && c.config.OpenStdin === true, tty, detachKeys, closeStdin: c.config.StdinOnce === true });
+  await splice(sock, task, { stdin, tty, detachKeys, closeStdin: c.config.StdinOnce === true });
+}
+
+/** Resolves true once everything written to `sock` so far has reached the kernel. */
+function flushed(sock: net.Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (sock.destroyed || !sock.writable) return resolve(false);
+    sock.write(Buffer.alloc(0), (err) => resolve(!err));
+  });
 }
 
 async function stats(b: ContainersBackend, ctx: RequestContext): Promise<void> {

@@ -3,6 +3,7 @@
  * narrow interfaces (the real implementations are wired in daemon.ts).
  */
 import type { ImageRuntimeConfig } from '../../engine/bundle/types';
+import type { Database } from '../../engine/metadata';
 import type { Mount } from '../../engine/mount/types';
 
 /** An image as the container service sees it. */
@@ -26,6 +27,8 @@ export interface ContainerSnapshots {
   prepare(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<Mount[]>;
   mounts(key: string): Promise<Mount[]>;
   remove(key: string): Promise<void>;
+  /** `remove` with `also` in the same transaction as the row's delete (OverlaySnapshotter). */
+  removeWith?(key: string, also: (db: Database) => void): Promise<void>;
   usage(key: string): Promise<{ size: number; inodes: number }>;
 }
 

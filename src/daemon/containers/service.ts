@@ -7,13 +7,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { buildSpec, writeBundle, type BuildSpecInput } from '../../engine/bundle';
 import type { Spec } from '../../engine/bundle/spec';
 import type { ContainerConfig, HostConfig } from '../../engine/bundle/types';
-import { conflict, invalidArgument, isNotFound, notModified, StevedoreError } from '../../engine/errdefs';
+import { conflict, invalidArgument, isNotFound, kindOf, notModified, StevedoreError } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
 import type { Database, MetadataDB } from '../../engine/metadata';
+import { mountVolatile } from '../../engine/mount';
 import { RuntimeCreateError, type ExitStatus, type TaskService } from '../../engine/runtime';
 import { parseSignal } from '../../engine/runtime/shim-task-service';
 import type { EventBus } from '../events/bus';
@@ -61,9 +63,28 @@ interface Waiter {
   resolve: (code: number) => void;
 }
 
+/** Which streams an attach client wants, and optionally its connection to hand over. */
+export interface AttachRequest {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /**
+   * The client's connection: without stdin the task may take it over and write the
+   * output to it itself (TaskIO.attachOutput), so the daemon copies nothing.
+   */
+  handOver?: Socket;
+}
+
+/**
+ * What an attach client gets: a stream to splice to its connection, 'handed' when the
+ * task took the connection over (the daemon has nothing left to do with it), or
+ * undefined when there is no stream (the container was removed or failed to start).
+ */
+export type AttachStream = Duplex | 'handed' | undefined;
+
 interface PendingAttach {
-  opts: { stdin: boolean; stdout: boolean; stderr: boolean };
-  resolve: (d: Duplex | undefined) => void;
+  opts: AttachRequest;
+  resolve: (d: AttachStream) => void;
 }
 
 /** Serialises async operations per key. */
@@ -97,6 +118,8 @@ export class ContainerService {
    * runtime, and only a new start of the same container waits for it.
    */
   private readonly taskDeletes = new Map<string, Promise<void>>();
+  /** Containers inside `docker restart`: their exit in between is not an auto-remove (as Docker). */
+  private readonly manualRestarts = new Set<string>();
   private readonly restarts: RestartPolicyManager;
   private closed = false;
 
@@ -228,7 +251,10 @@ export class ContainerService {
     let created = false;
     try {
       fs.mkdirSync(rootfs, { recursive: true, mode: 0o711 });
-      this.o.mounter.mountAll(await this.o.snapshots.mounts(c.snapshotKey), rootfs);
+      const mounts = await this.o.snapshots.mounts(c.snapshotKey);
+      // an auto-removed container's layer is thrown away: no sync of it, ever (mount/volatile.ts)
+      if (c.hostConfig.AutoRemove) mountVolatile(mounts, rootfs, (m, t) => this.o.mounter.mountAll(m, t));
+      else this.o.mounter.mountAll(mounts, rootfs);
       mounted = true;
       const spec = await this.buildSpecFor(c, rootfs);
       await writeBundle(bundle, spec);
@@ -360,9 +386,15 @@ export class ContainerService {
     const s = structuredClone(c);
     s.state = { ...s.state, status: 'exited', pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAt.toISOString() };
     const restart = !this.closed && this.restarts.shouldRestart(s);
+    const autoRemove = !restart && s.hostConfig.AutoRemove === true && !this.manualRestarts.has(id);
     if (restart) {
       s.state.status = 'restarting';
       s.restartCount++;
+    } else if (autoRemove) {
+      // the exit and the start of the removal in one transaction (as `removeLocked`
+      // would record it next): a daemon killed from here on finishes it at restore
+      this.restarts.cancel(id);
+      s.state.status = 'removing';
     }
     this.save(s);
     if (st.oomKilled) this.publish(s, 'oom');
@@ -371,8 +403,8 @@ export class ContainerService {
     if (restart) {
       await this.taskDeletes.get(id);
       this.restarts.schedule(s);
-    } else if (s.hostConfig.AutoRemove) {
-      await this.removeLocked(id, { force: true }).catch((err) => this.o.log.warn('auto-remove failed', { id, err: String(err) }));
+    } else if (autoRemove) {
+      await this.finishRemoval(s).catch((err) => this.o.log.warn('auto-remove failed', { id, err: String(err) }));
     }
   }
 
@@ -515,10 +547,14 @@ export class ContainerService {
   async restart(ref: string, timeout?: number): Promise<void> {
     const c = this.get(ref);
     if (isRunning(c.state.status)) {
+      // Docker keeps an AutoRemove container through its restart (daemon/restart.go)
+      this.manualRestarts.add(c.id);
       try {
         await this.stop(c.id, timeout);
       } catch (err) {
         if (!(err instanceof StevedoreError && err.kind === 'not-modified')) throw err;
+      } finally {
+        this.manualRestarts.delete(c.id);
       }
     }
     await this.lock.run(c.id, async () => {
@@ -658,11 +694,32 @@ export class ContainerService {
     this.restarts.cancel(id);
     c.state.status = 'removing';
     this.save(c);
+    await this.finishRemoval(c);
+  }
+
+  /**
+   * The removal of a container recorded as 'removing': task, rootfs, then its row and
+   * its snapshot's row in one transaction (one commit), then the files.
+   */
+  private async finishRemoval(c: ContainerRecord): Promise<void> {
+    const id = c.id;
+    const removeWith = this.o.snapshots.removeWith?.bind(this.o.snapshots);
+    let snapshotGone = false;
     try {
       // An exited task is already being torn down in the background (deleteTask).
       if (!this.taskDeletes.has(id)) await this.o.tasks.delete(id).catch(() => {});
-      this.unmountRootfs(id);
-      this.store.delete(id, (db) => removeGcRef(db, id));
+      // handleExit unmounted it already when the bundle dir is gone
+      if (fs.existsSync(this.bundleDir(id))) this.unmountRootfs(id);
+      const dropRow = () => this.store.delete(id, (db) => removeGcRef(db, id));
+      if (removeWith) {
+        try {
+          await removeWith(c.snapshotKey, dropRow);
+          snapshotGone = true;
+        } catch (err) {
+          this.o.log.warn('snapshot remove failed (gc will collect it)', { id, err: String(err) });
+        }
+      }
+      if (!snapshotGone) dropRow();
     } catch (err) {
       c.state.status = 'dead';
       c.state.error = String(err);
@@ -670,7 +727,9 @@ export class ContainerService {
       throw err;
     }
     this.byId.delete(id);
-    await this.o.snapshots.remove(c.snapshotKey).catch((err) => this.o.log.warn('snapshot remove failed (gc will collect it)', { id, err: String(err) }));
+    if (!snapshotGone && !removeWith) {
+      await this.o.snapshots.remove(c.snapshotKey).catch((err) => this.o.log.warn('snapshot remove failed (gc will collect it)', { id, err: String(err) }));
+    }
     fs.rmSync(this.paths(id).dir, { recursive: true, force: true });
     this.publish(c, 'destroy');
     this.notifyWaiters(id, 'removed', c.state.exitCode);
@@ -708,10 +767,20 @@ export class ContainerService {
    * it next starts (undefined when it is removed first or its start fails).
    */
   async attachStreams(ref: string, opts: { stdin: boolean; stdout: boolean; stderr: boolean }, signal?: AbortSignal): Promise<Duplex | undefined> {
+    const r = await this.attachClient(ref, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr }, signal);
+    return r === 'handed' ? undefined : r; // never 'handed' without a connection to hand over
+  }
+
+  /**
+   * attachStreams for a client whose connection may be handed to the task: with
+   * `handOver` and no stdin the task takes the connection over when it can ('handed');
+   * otherwise, or when it cannot, the client gets a stream to splice.
+   */
+  async attachClient(ref: string, opts: AttachRequest, signal?: AbortSignal): Promise<AttachStream> {
     const c = this.get(ref);
     if (isRunning(c.state.status)) {
       try {
-        return await this.o.tasks.attach(c.id, opts);
+        return await this.connectAttach(c.id, opts);
       } catch (err) {
         if (!this.byId.has(c.id) || !isRunning(this.mustGet(c.id).state.status)) return undefined;
         throw err;
@@ -730,13 +799,30 @@ export class ContainerService {
     });
   }
 
+  /** Hands the connection to the task when asked and possible, else opens a stream to splice. */
+  private async connectAttach(id: string, opts: AttachRequest): Promise<Duplex | 'handed'> {
+    const streams = { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr };
+    const tasks = this.o.tasks;
+    if (opts.handOver && !opts.stdin && tasks.attachOutput) {
+      try {
+        await tasks.attachOutput(id, { stdout: opts.stdout, stderr: opts.stderr }, opts.handOver);
+        return 'handed';
+      } catch (err) {
+        const kind = kindOf(err);
+        if (kind !== 'not-implemented' && kind !== 'unavailable') throw err;
+        this.o.log.debug('attach: copying the stream (no hand-over)', { id, err: String(err) });
+      }
+    }
+    return tasks.attach(id, streams);
+  }
+
   private async deliverPendingAttaches(id: string): Promise<void> {
     const list = this.pendingAttach.get(id);
     if (!list) return;
     this.pendingAttach.delete(id);
     for (const p of list) {
       try {
-        p.resolve(await this.o.tasks.attach(id, p.opts));
+        p.resolve(await this.connectAttach(id, p.opts));
       } catch (err) {
         this.o.log.warn('attach failed', { id, err: String(err) });
         p.resolve(undefined);

@@ -5,7 +5,9 @@
  * daemon needs; the container keeps its full id everywhere else.
  */
 import * as path from 'node:path';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { notImplemented } from '../../engine/errdefs';
 import type { AttachOptions, ExitStatus, LinuxResources, StartOptions, TaskService, TaskState } from '../../engine/runtime';
 
 const MAX_SOCK_PATH = 107;
@@ -52,6 +54,10 @@ export class TaskIdAdapter implements TaskService {
   }
   attach(id: string, opts: AttachOptions): Promise<Duplex> {
     return this.inner.attach(this.t(id), opts);
+  }
+  attachOutput(id: string, opts: { stdout: boolean; stderr: boolean }, client: Socket): Promise<void> {
+    if (!this.inner.attachOutput) return Promise.reject(notImplemented('the task service cannot take over a connection'));
+    return this.inner.attachOutput(this.t(id), opts, client);
   }
   resize(id: string, h: number, w: number): Promise<void> {
     return this.inner.resize(this.t(id), h, w);

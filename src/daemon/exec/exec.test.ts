@@ -48,9 +48,9 @@ describe('exec process spec', () => {
   };
 
   it("keeps the container's settings and merges Env, WorkingDir, tty", async () => {
-    const p = await buildExecProcess(base, { cmd: ['sh', '-c', 'x'], env: ['KEEP=2', 'NEW=y'], user: '', workingDir: '', privileged: false, tty: true }, '/nonexistent');
+    const p = await buildExecProcess({ ...base, env: [...base.env, 'HOME=/h'] }, { cmd: ['sh', '-c', 'x'], env: ['KEEP=2', 'NEW=y'], user: '', workingDir: '', privileged: false, tty: true }, '/nonexistent');
     assert.deepEqual(p.args, ['sh', '-c', 'x']);
-    assert.deepEqual(p.env, ['PATH=/usr/bin:/bin', 'HOSTNAME=abc', 'KEEP=2', 'TERM=xterm', 'NEW=y']);
+    assert.deepEqual(p.env, ['PATH=/usr/bin:/bin', 'HOSTNAME=abc', 'KEEP=2', 'HOME=/h', 'TERM=xterm', 'NEW=y']);
     assert.equal(p.cwd, '/srv');
     assert.equal(p.terminal, true);
     assert.deepEqual(p.user, base.user);
@@ -70,6 +70,9 @@ describe('exec process spec', () => {
       assert.equal(p.user.gid, 33);
       assert.ok(p.user.additionalGids?.includes(100));
       assert.equal(p.cwd, '/tmp');
+      assert.ok(p.env!.includes('HOME=/var/www'), "HOME from the user's passwd entry when the environment has none (as runc)");
+      const anon = await buildExecProcess(base, { cmd: ['id'], env: [], user: '4242', workingDir: '', privileged: false, tty: false }, root);
+      assert.ok(anon.env!.includes('HOME=/'), 'a uid without a passwd entry gets HOME=/');
       assert.ok(p.capabilities!.bounding!.includes('CAP_SYS_ADMIN'));
       assert.deepEqual(p.capabilities!.effective, p.capabilities!.bounding);
       assert.equal(p.apparmorProfile, 'unconfined');

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ALL_CAPABILITIES, ScopedRootfsReader, replaceOrAppendEnv, resolveUser, type oci } from '../../engine/bundle';
+import { ALL_CAPABILITIES, ScopedRootfsReader, parsePasswd, replaceOrAppendEnv, resolveUser, type oci } from '../../engine/bundle';
 import { internal } from '../../engine/errdefs';
 
 /** What an exec asks for (Docker's ExecConfig, validated). */
@@ -47,13 +47,21 @@ export async function buildExecProcess(base: oci.Process, cfg: ExecProcessConfig
   env = replaceOrAppendEnv(env, cfg.env);
 
   let user: oci.SpecUser = { ...base.user };
-  if (cfg.user) {
+  const needHome = !env.some((e) => e.startsWith('HOME='));
+  let passwd: string | null = null;
+  if (cfg.user || needHome) {
     const reader = new ScopedRootfsReader(rootfs, { maxBytes: 4 * 1024 * 1024 });
-    const [passwd, group] = await Promise.all([reader.readFile('/etc/passwd'), reader.readFile('/etc/group')]);
-    const r = resolveUser(cfg.user, groupAdd, passwd, group);
-    user = { uid: r.uid, gid: r.gid, ...(r.additionalGids.length ? { additionalGids: r.additionalGids } : {}) };
-    if (base.user.umask !== undefined) user.umask = base.user.umask;
+    const [pw, group] = await Promise.all([reader.readFile('/etc/passwd'), cfg.user ? reader.readFile('/etc/group') : null]);
+    passwd = pw;
+    if (cfg.user) {
+      const r = resolveUser(cfg.user, groupAdd, passwd, group);
+      user = { uid: r.uid, gid: r.gid, ...(r.additionalGids.length ? { additionalGids: r.additionalGids } : {}) };
+      if (base.user.umask !== undefined) user.umask = base.user.umask;
+    }
   }
+  // runc sets HOME when the environment has none: the home of the first passwd entry
+  // with the process's uid, else "/". Set here so that every way of starting it agrees.
+  if (needHome) env.push(`HOME=${(passwd === null ? undefined : parsePasswd(passwd).find((u) => u.uid === user.uid)?.home) ?? '/'}`);
 
   const p: oci.Process = {
     terminal: cfg.tty,

@@ -3,3 +3,4 @@ export type { Mount } from './types';
 export { mountAll, mountOne, unmount, unmountRecursive, mountsUnder } from './mount';
 export { withTempMount, recoverTempMounts, defaultTempMountDir } from './temp';
 export { overlayData, MAX_MOUNT_DATA } from './overlay-options';
+export { mountVolatile, volatileMounts } from './volatile';

@@ -3,9 +3,12 @@
  * rootfs, an exec root, and a check that nothing is left behind. Not used in production.
  */
 import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { makeBusyboxRootfs } from '../../../test/helpers/busybox';
 import { ShimTaskService } from './shim-task-service';
 
@@ -148,4 +151,33 @@ export function demux(buf: Buffer): { stdout: string; stderr: string } {
     off += 8 + len;
   }
   return { stdout: out, stderr: err };
+}
+
+/** Everything a stream yields until it ends (or closes: a dropped client's stream may not end cleanly). */
+export function collect(s: Duplex): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    s.on('data', (b: Buffer) => parts.push(b));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('close', () => resolve(Buffer.concat(parts)));
+    s.on('error', reject);
+  });
+}
+
+/**
+ * A fixture for the enclosing describe(): made before its tests; after them every task
+ * is deleted and nothing may be left (tasks, shims, cgroups). Call the result for it.
+ */
+export function suiteFixture(runtime = 'runc'): () => RuntimeFixture {
+  let fx: RuntimeFixture | undefined;
+  before(() => {
+    fx = new RuntimeFixture(runtime);
+  });
+  after(async () => {
+    const execRoot = fx!.execRoot;
+    assert.deepEqual(await fx!.cleanup(), []);
+    assert.deepEqual(shimsUnder(execRoot), []);
+    assert.deepEqual(leftoverCgroups(), []);
+  });
+  return () => fx!;
 }

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
-import { RuntimeFixture, leftoverCgroups, shimsUnder } from './bundle-fixture';
+import { describe, test } from 'node:test';
+import { collect, type RuntimeFixture, suiteFixture } from './bundle-fixture';
 import { ShimTaskService } from './shim-task-service';
 
 /** Runs daemon-fixture in a child, waits for its pid line, SIGKILLs it; returns the task pid. */
@@ -41,36 +40,18 @@ function logLines(file: string): string[] {
   }
 }
 
-function collect(s: Duplex): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    s.on('data', (b: Buffer) => parts.push(b));
-    s.on('end', () => resolve(Buffer.concat(parts)));
-    s.on('error', reject);
-  });
-}
-
 describe('tasks outlive the daemon (runc)', () => {
-  let fx: RuntimeFixture;
-  before(() => {
-    fx = new RuntimeFixture('runc');
-  });
-  after(async () => {
-    const execRoot = fx.execRoot;
-    assert.deepEqual(await fx.cleanup(), []);
-    assert.deepEqual(shimsUnder(execRoot), []);
-    assert.deepEqual(leftoverCgroups(), []);
-  });
+  const fixture = suiteFixture();
 
   test('a running task survives the daemon being SIGKILLed, with no gap in its log', async () => {
     const id = 'survivor';
     const script = 'i=0; while true; do echo "line $i"; i=$((i+1)); usleep 100000; done';
-    const pid = await startInDoomedDaemon(fx, id, ['sh', '-c', script], true);
-    const log = fx.logPath(id);
+    const pid = await startInDoomedDaemon(fixture(), id, ['sh', '-c', script], true);
+    const log = fixture().logPath(id);
     const before = logLines(log).length;
     await until(() => logLines(log).length >= before + 5, 'log lines after the daemon died');
 
-    const fresh = new ShimTaskService({ execRoot: fx.execRoot });
+    const fresh = new ShimTaskService({ execRoot: fixture().execRoot });
     assert.deepEqual(await fresh.list(), [id]);
     assert.equal(await fresh.state(id), 'running');
     assert.ok((await fresh.ps(id)).includes(pid));
@@ -88,39 +69,39 @@ describe('tasks outlive the daemon (runc)', () => {
 
   test('a task that exits while no daemon is connected has its status recorded', async () => {
     const id = 'orphan';
-    await startInDoomedDaemon(fx, id, ['sh', '-c', 'echo bye; usleep 300000; exit 7'], false);
-    const exitFile = path.join(fx.execRoot, 'shims', id, 'exit.json');
+    await startInDoomedDaemon(fixture(), id, ['sh', '-c', 'echo bye; usleep 300000; exit 7'], false);
+    const exitFile = path.join(fixture().execRoot, 'shims', id, 'exit.json');
     await until(() => fs.existsSync(exitFile), 'exit.json');
-    const fresh = new ShimTaskService({ execRoot: fx.execRoot });
+    const fresh = new ShimTaskService({ execRoot: fixture().execRoot });
     assert.deepEqual(await fresh.list(), [id]);
     assert.equal(await fresh.state(id), 'stopped');
     const st = await fresh.wait(id);
     assert.equal(st.exitCode, 7);
     assert.ok(st.finishedAt.getTime() > Date.now() - 3600_000);
-    assert.deepEqual(logLines(fx.logPath(id)), ['bye\n']);
+    assert.deepEqual(logLines(fixture().logPath(id)), ['bye\n']);
     await fresh.delete(id);
     assert.deepEqual(await fresh.list(), []);
   });
 
   test('a task whose shim died: wait reports 255, delete still cleans up', async () => {
     const id = 'lostshim';
-    await fx.svc.start({ id, bundle: fx.bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });
-    const shimPid = Number(fs.readFileSync(path.join(fx.execRoot, 'shims', id, 'shim.pid'), 'utf8'));
+    await fixture().svc.start({ id, bundle: fixture().bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });
+    const shimPid = Number(fs.readFileSync(path.join(fixture().execRoot, 'shims', id, 'shim.pid'), 'utf8'));
     process.kill(shimPid, 'SIGKILL');
     await until(() => !fs.existsSync(`/proc/${shimPid}/cmdline`) || fs.readFileSync(`/proc/${shimPid}/cmdline`, 'utf8') === '', 'the shim to die');
-    assert.deepEqual(await fx.svc.list(), [id]);
-    assert.equal((await fx.svc.wait(id)).exitCode, 255);
-    assert.equal(await fx.svc.state(id), 'running'); // the container itself lives on
-    await fx.svc.delete(id);
-    assert.deepEqual(await fx.svc.list(), []);
+    assert.deepEqual(await fixture().svc.list(), [id]);
+    assert.equal((await fixture().svc.wait(id)).exitCode, 255);
+    assert.equal(await fixture().svc.state(id), 'running'); // the container itself lives on
+    await fixture().svc.delete(id);
+    assert.deepEqual(await fixture().svc.list(), []);
   });
 
   test('log rotation keeps max-file files of about max-size bytes', async () => {
     const id = 'rotate';
     const script = 'i=0; while [ $i -lt 300 ]; do echo "line $i ........................................................................"; i=$((i+1)); done';
-    await fx.svc.start({ id, bundle: fx.bundle(id, ['sh', '-c', script]), logPath: fx.logPath(id), logMaxSize: 4000, logMaxFiles: 3, tty: false, openStdin: false, stdinOnce: false });
-    assert.equal((await fx.svc.wait(id)).exitCode, 0);
-    const log = fx.logPath(id);
+    await fixture().svc.start({ id, bundle: fixture().bundle(id, ['sh', '-c', script]), logPath: fixture().logPath(id), logMaxSize: 4000, logMaxFiles: 3, tty: false, openStdin: false, stdinOnce: false });
+    assert.equal((await fixture().svc.wait(id)).exitCode, 0);
+    const log = fixture().logPath(id);
     assert.ok(fs.existsSync(log + '.1') && fs.existsSync(log + '.2'));
     assert.equal(fs.existsSync(log + '.3'), false);
     for (const f of [log, log + '.1', log + '.2']) assert.ok(fs.statSync(f).size <= 4000 + 200, f);
@@ -129,52 +110,52 @@ describe('tasks outlive the daemon (runc)', () => {
     assert.ok(first > 0);
     lines.forEach((l, i) => assert.match(l, new RegExp(`^line ${first + i} \\.+\\n$`)));
     assert.equal(first + lines.length, 300);
-    await fx.svc.delete(id);
+    await fixture().svc.delete(id);
   });
 
   test('tty: resize before start, raw output, stdin echoed by the terminal', async () => {
     const id = 'tty';
-    await fx.svc.create({ id, bundle: fx.bundle(id, ['sh', '-c', 'stty size; read x; echo "got $x"'], { tty: true }), logPath: fx.logPath(id), tty: true, openStdin: true, stdinOnce: true });
-    await fx.svc.resize(id, 30, 100);
-    const a = await fx.svc.attach(id, { stdin: true, stdout: true, stderr: true });
+    await fixture().svc.create({ id, bundle: fixture().bundle(id, ['sh', '-c', 'stty size; read x; echo "got $x"'], { tty: true }), logPath: fixture().logPath(id), tty: true, openStdin: true, stdinOnce: true });
+    await fixture().svc.resize(id, 30, 100);
+    const a = await fixture().svc.attach(id, { stdin: true, stdout: true, stderr: true });
     const out = collect(a);
     let seen = '';
     const sized = new Promise<void>((resolve) => a.on('data', (b: Buffer) => (seen += b.toString()).includes('\n') && resolve()));
-    await fx.svc.startCreated(id);
+    await fixture().svc.startCreated(id);
     await sized; // the shell has printed its size and is about to read
     a.write('abc\n');
-    assert.equal((await fx.svc.wait(id)).exitCode, 0);
+    assert.equal((await fixture().svc.wait(id)).exitCode, 0);
     const text = (await out).toString('utf8');
     assert.match(text, /^30 100\r\n/); // raw: no stdcopy header
     assert.match(text, /got abc\r\n/);
-    assert.ok(logLines(fx.logPath(id)).includes('got abc\r\n'));
-    await fx.svc.delete(id);
+    assert.ok(logLines(fixture().logPath(id)).includes('got abc\r\n'));
+    await fixture().svc.delete(id);
   });
 
   test('an OOM kill is recorded', async () => {
     const id = 'oom';
-    const b = fx.bundle(id, ['sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived']);
+    const b = fixture().bundle(id, ['sh', '-c', 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived']);
     const spec = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
     spec.linux.resources = { ...spec.linux.resources, memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
     fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(spec));
-    await fx.svc.start({ id, bundle: b, logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
-    const st = await fx.svc.wait(id);
+    await fixture().svc.start({ id, bundle: b, logPath: fixture().logPath(id), tty: false, openStdin: false, stdinOnce: false });
+    const st = await fixture().svc.wait(id);
     assert.equal(st.oomKilled, true);
     assert.notEqual(st.exitCode, 0);
-    assert.equal(logLines(fx.logPath(id)).includes('survived\n'), false);
-    await fx.svc.delete(id);
+    assert.equal(logLines(fixture().logPath(id)).includes('survived\n'), false);
+    await fixture().svc.delete(id);
   });
 
   test('pause, resume and update go through the runtime', async () => {
     const id = 'pause';
-    await fx.svc.start({ id, bundle: fx.bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });
-    await fx.svc.pause(id);
-    assert.equal(await fx.svc.state(id), 'paused');
-    await fx.svc.resume(id);
-    assert.equal(await fx.svc.state(id), 'running');
-    await fx.svc.update(id, { pids: { limit: 50 } });
+    await fixture().svc.start({ id, bundle: fixture().bundle(id, ['sleep', '1000']), tty: false, openStdin: false, stdinOnce: false });
+    await fixture().svc.pause(id);
+    assert.equal(await fixture().svc.state(id), 'paused');
+    await fixture().svc.resume(id);
+    assert.equal(await fixture().svc.state(id), 'running');
+    await fixture().svc.update(id, { pids: { limit: 50 } });
     assert.equal(fs.readFileSync(`/sys/fs/cgroup/pids/stevedore-rt-test-${id}/pids.max`, 'utf8').trim(), '50');
-    await fx.svc.delete(id); // force-deletes a running task
-    assert.deepEqual(await fx.svc.list(), []);
+    await fixture().svc.delete(id); // force-deletes a running task
+    assert.deepEqual(await fixture().svc.list(), []);
   });
 });

@@ -4,8 +4,10 @@
  * turns the connection into the raw stdio stream after its "ok" line.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { StevedoreError, errnoCode, internal, unavailable } from '../errdefs';
+import { StevedoreError, errnoCode, internal, notImplemented, unavailable } from '../errdefs';
+import { nativeSys } from '../sys/native';
 
 const MAX_REPLY = 4096;
 
@@ -116,4 +118,39 @@ export async function shimAttach(sock: string, stdin: boolean, stdout: boolean, 
     throw new StevedoreError('conflict', reply.replace(/^error /, ''));
   }
   return s;
+}
+
+/** The descriptor under a net.Socket (undefined for one without, e.g. a TLS socket). */
+function socketFd(s: net.Socket): number | undefined {
+  const fd = (s as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * Hands `client` to the shim (`attach-fd 0 <out> <err>` with the descriptor passed by
+ * SCM_RIGHTS): the shim writes the output to it from then on. Resolves once the shim
+ * took it; the caller still holds its own descriptor. Throws not-implemented when the
+ * socket has no descriptor or the shim does not know the request (an older shim),
+ * conflict with the shim's reason otherwise.
+ */
+export async function shimAttachFd(sock: string, client: net.Socket, stdout: boolean, stderr: boolean): Promise<void> {
+  if (client instanceof tls.TLSSocket) throw notImplemented('a TLS connection cannot be handed to the shim');
+  const fd = socketFd(client);
+  if (fd === undefined) throw notImplemented('the connection has no descriptor to hand to the shim');
+  const s = await connect(sock);
+  try {
+    const own = socketFd(s);
+    if (own === undefined) throw internal('shim connection has no descriptor');
+    try {
+      nativeSys().sendFd(own, Buffer.from(`attach-fd 0 ${stdout ? 1 : 0} ${stderr ? 1 : 0}\n`), fd);
+    } catch (err) {
+      throw unavailable(`cannot pass the connection to the shim: ${(err as Error).message}`, err);
+    }
+    const reply = await readLine(s);
+    if (reply === 'ok') return;
+    if (reply === 'error unknown request') throw notImplemented('the shim cannot take over a connection');
+    throw new StevedoreError('conflict', reply.replace(/^error /, ''));
+  } finally {
+    s.destroy();
+  }
 }

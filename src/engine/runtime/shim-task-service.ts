@@ -3,17 +3,21 @@
  * dir `<execRoot>/shims/<id>/`. This object keeps no per-container state in memory, so
  * a fresh instance (after a daemon restart) sees every task a previous one started.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
 import { conflict, internal, invalidArgument, notFound, StevedoreError } from '../errdefs';
 import { projectRoot } from '../sys/project';
+import { type ReadyPipeProcess, spawnWithReadyPipe } from '../sys/spawn';
+import type { Process, Seccomp, Spec } from '../bundle/spec';
+import { compileSeccomp } from '../sys/seccomp';
+import { directExecBlocker, encodeEnterSpec } from './enter-spec';
 import { RuntimeCreateError, lastRuntimeError } from './errors';
 import { type RuntimeConfig, RuntimeCommandError, runRuntime } from './runtime-cli';
-import { isShimGone, shimAttach, shimRequest, shimStreamRequest } from './shim-client';
+import { isShimGone, shimAttach, shimAttachFd, shimRequest, shimStreamRequest } from './shim-client';
 import type { AttachOptions, ExecProcessOptions, ExitStatus, LinuxResources, StartOptions, TaskExec, TaskService, TaskState } from './types';
 
 /** Where and with what the service runs tasks. */
@@ -28,6 +32,14 @@ export interface ShimTaskServiceOptions {
   runtimeArgs?: string[];
   /** The shim binary; default `<projectRoot>/native/shim/stevedore-shim`. */
   shimPath?: string;
+  /**
+   * How exec processes start: "direct" (default) — the shim enters the container
+   * itself, falling back to the runtime for what it leaves to it; "runtime" — always
+   * `runtime exec`.
+   */
+  execMode?: 'direct' | 'runtime';
+  /** Compiles a seccomp profile to its BPF program; default the native compiler. */
+  compileSeccomp?: (profile: Seccomp) => Buffer | undefined;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -59,6 +71,8 @@ export class ShimTaskService implements TaskService, TaskExec {
   private readonly shimsDir: string;
   private readonly runtime: RuntimeConfig;
   private readonly shimPath: string;
+  private readonly execMode: 'direct' | 'runtime';
+  private readonly compileSeccomp: (profile: Seccomp) => Buffer | undefined;
 
   constructor(opts: ShimTaskServiceOptions) {
     const runtime = opts.runtime ?? 'runc';
@@ -69,6 +83,8 @@ export class ShimTaskService implements TaskService, TaskExec {
       args: opts.runtimeArgs ?? [],
     };
     this.shimPath = opts.shimPath ?? path.join(projectRoot(), 'native', 'shim', 'stevedore-shim');
+    this.execMode = opts.execMode ?? 'direct';
+    this.compileSeccomp = opts.compileSeccomp ?? ((p) => compileSeccomp(p));
   }
 
   async create(opts: StartOptions): Promise<{ pid: number }> {
@@ -154,6 +170,18 @@ export class ShimTaskService implements TaskService, TaskExec {
     }
   }
 
+  async attachOutput(id: string, opts: { stdout: boolean; stderr: boolean }, client: Socket): Promise<void> {
+    this.record(id);
+    try {
+      await shimAttachFd(this.sock(id), client, opts.stdout, opts.stderr);
+    } catch (err) {
+      if (isShimGone(err)) throw conflict(`container ${id} is not running`);
+      throw err;
+    }
+    // the shim holds its own copy now: closing ours does not end the connection
+    client.destroy();
+  }
+
   async kill(id: string, signal: number | string, opts: { all?: boolean } = {}): Promise<void> {
     const rec = this.record(id);
     const sig = parseSignal(signal);
@@ -203,15 +231,14 @@ export class ShimTaskService implements TaskService, TaskExec {
 
   async exec(id: string, opts: ExecProcessOptions): Promise<{ pid: number; stream?: Duplex }> {
     if (!EXEC_ID_RE.test(opts.execId)) throw invalidArgument(`invalid exec id: ${JSON.stringify(opts.execId)}`);
-    this.record(id);
+    const record = this.record(id);
     const dir = this.dir(id);
-    const spec = path.join(dir, `exec-${opts.execId}.json`);
     const logPath = path.join(dir, 'runtime.log');
     const logSize = fileSize(logPath);
-    fs.writeFileSync(spec, JSON.stringify(opts.process), { mode: 0o600 });
+    const { verb, file: spec } = this.writeExecSpec(id, record, opts);
     const a = opts.attach;
     const detached = !a.stdin && !a.stdout && !a.stderr;
-    const line = `exec ${opts.execId} ${opts.tty ? 1 : 0} ${opts.openStdin ? 1 : 0} ${a.stdin ? 1 : 0} ${a.stdout ? 1 : 0} ${a.stderr ? 1 : 0}`;
+    const line = `${verb} ${opts.execId} ${opts.tty ? 1 : 0} ${opts.openStdin ? 1 : 0} ${a.stdin ? 1 : 0} ${a.stdout ? 1 : 0} ${a.stderr ? 1 : 0}`;
     let reply: string;
     let stream: Duplex | undefined;
     try {
@@ -240,6 +267,51 @@ export class ShimTaskService implements TaskService, TaskExec {
       return { pid: Number(ok[1]) };
     }
     return { pid: Number(ok[1]), stream };
+  }
+
+  /**
+   * Writes what the shim needs to start the exec: `exec-<eid>.enter` for the shim to
+   * enter the container itself (request `enter`), or the OCI process as
+   * `exec-<eid>.json` for `runtime exec` (request `exec`) when the container uses
+   * something the direct path leaves to the runtime (see directExecBlocker).
+   */
+  private writeExecSpec(id: string, record: ShimRecord, opts: ExecProcessOptions): { verb: 'enter' | 'exec'; file: string } {
+    const dir = this.dir(id);
+    const proc = opts.process as unknown as Process;
+    if (this.execMode === 'direct') {
+      let spec: Spec;
+      try {
+        spec = JSON.parse(fs.readFileSync(path.join(record.bundle, 'config.json'), 'utf8')) as Spec;
+      } catch (err) {
+        throw internal(`cannot read the container's runtime spec: ${(err as Error).message}`, err);
+      }
+      if (directExecBlocker(spec, proc) === undefined) {
+        const seccomp = spec.linux.seccomp ? this.seccompProgram(dir, spec.linux.seccomp) : undefined;
+        const file = path.join(dir, `exec-${opts.execId}.enter`);
+        fs.writeFileSync(file, encodeEnterSpec(proc, { keyring: `_ses.${id}`, ...(seccomp ? { seccomp } : {}) }), { mode: 0o600 });
+        return { verb: 'enter', file };
+      }
+    }
+    const file = path.join(dir, `exec-${opts.execId}.json`);
+    fs.writeFileSync(file, JSON.stringify(proc), { mode: 0o600 });
+    return { verb: 'exec', file };
+  }
+
+  /**
+   * The container's seccomp filter, compiled once per task (`seccomp.bpf` in its state
+   * dir); undefined when the profile turns seccomp off.
+   */
+  private seccompProgram(dir: string, profile: Seccomp): string | undefined {
+    const name = 'seccomp.bpf';
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) {
+      const program = this.compileSeccomp(profile);
+      if (!program) return undefined;
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, program, { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    }
+    return name;
   }
 
   async waitExec(id: string, execId: string, opts: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
@@ -424,31 +496,24 @@ export class ShimTaskService implements TaskService, TaskExec {
     return pid !== undefined && isShimProcess(pid);
   }
 
-  /** Starts the shim and returns the first line it writes on fd 3 ("" on EOF). */
-  private spawnShim(args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.shimPath, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], detached: true });
-      const ready = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-      let buf = '';
-      let settled = false;
-      const finish = (err: Error | undefined, line?: string) => {
-        if (settled) return;
-        settled = true;
-        ready.destroy();
-        if (err) reject(err);
-        else resolve(line ?? '');
-      };
-      child.on('error', (e) => finish(internal(`cannot start shim ${this.shimPath}: ${e.message}`, e)));
-      ready.on('data', (chunk: Buffer) => {
-        buf += chunk.toString('utf8');
-        const nl = buf.indexOf('\n');
-        if (nl >= 0) finish(undefined, buf.slice(0, nl));
-        else if (buf.length > 4096) finish(internal('shim ready line too long'));
-      });
-      ready.on('end', () => finish(undefined, buf));
-      ready.on('error', (e: Error) => finish(internal(`shim ready pipe: ${e.message}`, e)));
-      child.unref();
-    });
+  /**
+   * Starts the shim and returns the first line it writes on fd 3 ("" on EOF). It is
+   * started with posix_spawn (sys/spawn.ts), not child_process: a fork of the daemon
+   * stops its event loop for 5–15 ms per container start. Its first process exits once
+   * the shim has daemonized and is reaped in the background.
+   */
+  private async spawnShim(args: string[]): Promise<string> {
+    let shim: ReadyPipeProcess;
+    try {
+      shim = spawnWithReadyPipe(this.shimPath, args);
+    } catch (err) {
+      throw internal(`cannot start shim ${this.shimPath}: ${(err as Error).message}`, err);
+    }
+    try {
+      return await shim.line;
+    } catch (err) {
+      throw internal(`shim ready pipe: ${(err as Error).message}`, err);
+    }
   }
 }
 

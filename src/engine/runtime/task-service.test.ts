@@ -1,22 +1,31 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import type { Duplex } from 'node:stream';
+import * as net from 'node:net';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isStevedoreError } from '../errdefs';
-import { RuntimeFixture, demux, ensureCrunUsable, leftoverCgroups, shimsUnder } from './bundle-fixture';
+import { collect, demux, ensureCrunUsable, leftoverCgroups, RuntimeFixture, shimsUnder } from './bundle-fixture';
 import { RuntimeCreateError } from './errors';
 
-function collect(s: Duplex): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    s.on('data', (b: Buffer) => parts.push(b));
-    s.on('end', () => resolve(Buffer.concat(parts)));
-    s.on('error', reject);
-  });
-}
 
 function logEntries(file: string): { log: string; stream: string; time: string }[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** Children of this process left as zombies (state Z in /proc/<pid>/stat). */
+function zombieChildren(): number[] {
+  const out: number[] = [];
+  for (const e of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state === 'Z' && Number(ppid) === process.pid) out.push(Number(e));
+  }
+  return out;
 }
 
 for (const runtime of ['runc', 'crun']) {
@@ -60,6 +69,20 @@ for (const runtime of ['runc', 'crun']) {
       assert.deepEqual(await fx.svc.list(), []);
       assert.equal(fs.existsSync(`${fx.execRoot}/shims/${id}`), false);
       await assert.rejects(fx.svc.wait(id), (e) => isStevedoreError(e) && e.kind === 'not-found');
+    });
+
+    test('the shim daemonizes; its first process (posix_spawn, our child) is reaped', async () => {
+      const id = `${runtime}-reaped`;
+      await fx.svc.start({ id, bundle: fx.bundle(id, ['true']), logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      const shimPid = Number(fs.readFileSync(`${fx.execRoot}/shims/${id}/shim.pid`, 'utf8'));
+      const stat = fs.readFileSync(`/proc/${shimPid}/stat`, 'utf8');
+      const [, ppid, , sid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      assert.notEqual(Number(ppid), process.pid); // not our child: the one we started exited
+      assert.notEqual(Number(sid), Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[3])); // another session
+      assert.deepEqual(zombieChildren(), []);
+      await fx.svc.delete(id);
+      assert.deepEqual(zombieChildren(), []);
     });
 
     test('exit code, stderr, partial line and escaping', async () => {
@@ -157,6 +180,60 @@ for (const runtime of ['runc', 'crun']) {
       const entries = logEntries(fx.logPath(id));
       assert.deepEqual(entries.filter((e) => e.stream === 'stdout').map((e) => e.log), ['hello\n', 'world\n']);
       await assert.rejects(fx.svc.attach(id, { stdin: false, stdout: true, stderr: true }), (e) => isStevedoreError(e) && e.kind === 'conflict');
+      await fx.svc.delete(id);
+    });
+
+    test('attachOutput: the shim writes to a handed-over connection and closes it at exit', async () => {
+      const id = `${runtime}-handover`;
+      const script = 'echo start >&2; head -c 300000 /dev/zero; echo; echo done';
+      await fx.svc.create({ id, bundle: fx.bundle(id, ['sh', '-c', script]), logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+      // a connected pair of sockets: the server side is handed over, the client side reads
+      const sockPath = path.join(fx.dir, `${id}.sock`);
+      const server = net.createServer();
+      await new Promise<void>((r) => server.listen(sockPath, r));
+      const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+      const client = net.createConnection(sockPath);
+      const handed = await accepted;
+      const got = collect(client);
+      const copied = await fx.svc.attach(id, { stdin: false, stdout: true, stderr: true });
+      const viaCopy = collect(copied);
+      await fx.svc.attachOutput(id, { stdout: true, stderr: true }, handed);
+      assert.equal(handed.destroyed, true); // this process's descriptor is closed; the shim holds the connection
+      await fx.svc.startCreated(id);
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      const raw = await got; // ends: the shim closed the last copy of the connection
+      const expected = { stdout: '\0'.repeat(300000) + '\ndone\n', stderr: 'start\n' };
+      assert.deepEqual(demux(raw), expected);
+      assert.deepEqual(demux(await viaCopy), expected); // every client sees the same output
+      for (let off = 0; off < raw.length; off += 8 + raw.readUInt32BE(off + 4)) {
+        assert.ok(raw.readUInt32BE(off + 4) <= 32768, 'frames of at most 32 KiB, as Docker sends them');
+      }
+      const logged = logEntries(fx.logPath(id)).filter((e) => e.stream === 'stdout');
+      assert.equal(logged.map((e) => e.log).join(''), expected.stdout);
+      assert.ok(logged.every((e) => e.log.length <= 16384));
+      // after the exit: refused, and the socket is left to the caller
+      const lateAccepted = new Promise<net.Socket>((r) => server.once('connection', r));
+      const lateClient = net.createConnection(sockPath);
+      const late = await lateAccepted;
+      await assert.rejects(fx.svc.attachOutput(id, { stdout: true, stderr: true }, late), (e) => isStevedoreError(e) && e.kind === 'conflict');
+      assert.equal(late.destroyed, false);
+      await assert.rejects(fx.svc.attachOutput(id, { stdout: true, stderr: true }, new net.Socket()), (e) => isStevedoreError(e) && e.kind === 'not-implemented');
+      late.destroy();
+      lateClient.destroy();
+      server.close();
+      await fx.svc.delete(id);
+    });
+
+    test('json-file: runs of escaped bytes (NUL, quotes, tabs) encode as Docker does', async () => {
+      const id = `${runtime}-runs`;
+      const script = "printf 'a\\000\\000\\000b\\t\\t<<>>&&\\134\\134\\042\\042x\\n'; head -c 20000 /dev/zero";
+      await fx.svc.start({ id, bundle: fx.bundle(id, ['sh', '-c', script]), logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      const raw = fs.readFileSync(fx.logPath(id), 'utf8');
+      assert.ok(raw.startsWith('{"log":"a\\u0000\\u0000\\u0000b\\t\\t\\u003c\\u003c\\u003e\\u003e\\u0026\\u0026\\\\\\\\\\"\\"x\\n","stream":"stdout","time":"'), raw.slice(0, 200));
+      const logs = logEntries(fx.logPath(id)).map((e) => e.log);
+      // a line longer than 16 KiB is split into 16 KiB entries
+      assert.deepEqual(logs, ['a\0\0\0b\t\t<<>>&&\\\\""x\n', '\0'.repeat(16384), '\0'.repeat(20000 - 16384)]);
       await fx.svc.delete(id);
     });
 

@@ -3,6 +3,7 @@
  * by a `stevedore-shim` process that outlives the daemon (see docs/shim.md).
  */
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 
 /** How to create and start one container from an OCI bundle. */
 export interface StartOptions {
@@ -76,6 +77,17 @@ export interface TaskIO {
    * ending the writable side closes the container's stdin when the task is stdinOnce.
    */
   attach(id: string, opts: AttachOptions): Promise<Duplex>;
+  /**
+   * Hands a client's connection (a connected socket, output only) to the task: from then
+   * on the task's shim writes the output to it itself, framed as attach() frames it, and
+   * closes it when the output ends (a client 4 MiB behind is dropped), so the daemon
+   * copies nothing. Resolves once the shim holds the connection, after destroying the
+   * caller's handle (which closes this process's descriptor without ending the
+   * connection). On a throw the socket is untouched: conflict when the task has exited,
+   * not-implemented when it cannot be done (a shim from before this request, a socket
+   * without a descriptor): use attach() then. Optional: without it, use attach().
+   */
+  attachOutput?(id: string, opts: { stdout: boolean; stderr: boolean }, client: Socket): Promise<void>;
   resize(id: string, height: number, width: number): Promise<void>;
   closeStdin(id: string): Promise<void>;
 }

@@ -193,3 +193,28 @@ test('recover repairs the states a crash can leave', async () => {
   assert.deepEqual(left, rows);
   assert.equal(ids.size, 4);
 });
+
+test('removeWith: the owner row goes in the same transaction; a failing `also` removes nothing', async () => {
+  await sn.prepare('base-w', undefined);
+  await sn.commit('base', 'base-w');
+  await sn.prepare('c1', 'base');
+  db.raw.exec('CREATE TABLE owners (id TEXT PRIMARY KEY) STRICT');
+  db.raw.prepare("INSERT INTO owners VALUES ('c1')").run();
+  const upper = (await sn.mounts('c1'))[0]!.options.find((o) => o.startsWith('upperdir='))!.slice('upperdir='.length);
+  await assert.rejects(
+    sn.removeWith('c1', (raw) => {
+      raw.prepare("DELETE FROM owners WHERE id = 'c1'").run();
+      throw new Error('owner refused');
+    }),
+    /owner refused/,
+  );
+  assert.equal((await sn.stat('c1')).name, 'c1');
+  assert.ok(fs.existsSync(upper));
+  assert.equal(db.raw.prepare('SELECT count(*) FROM owners').pluck().get(), 1);
+  await sn.removeWith('c1', (raw) => {
+    raw.prepare("DELETE FROM owners WHERE id = 'c1'").run();
+  });
+  await rejectsKind(sn.stat('c1'), 'not-found');
+  assert.ok(!fs.existsSync(path.dirname(upper)));
+  assert.equal(db.raw.prepare('SELECT count(*) FROM owners').pluck().get(), 0);
+});

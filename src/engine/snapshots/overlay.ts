@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { conflict, errnoCode, invalidArgument, notFound } from '../errdefs';
-import type { MetadataDB } from '../metadata/db';
+import type { Database, MetadataDB } from '../metadata/db';
 import { mountsUnder } from '../mount/mount';
 import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from './types';
 
@@ -86,11 +86,22 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async remove(keyOrName: string): Promise<void> {
+    return this.removeWith(keyOrName, () => {});
+  }
+
+  /**
+   * `remove`, with `also` run in the same transaction as the row's delete (one commit,
+   * one fsync, for an owner's row that goes with the snapshot: a container's). The files
+   * go after the commit. Throws what `remove` throws, or what `also` throws (then
+   * nothing is removed).
+   */
+  async removeWith(keyOrName: string, also: (db: Database) => void): Promise<void> {
     const row = this.db.tx((raw) => {
       const r = this.row(keyOrName);
       const children = raw.prepare('SELECT count(*) FROM snapshots WHERE parent_id = ?').pluck().get(r.id) as number;
       if (children > 0) throw conflict(`cannot remove snapshot ${keyOrName}: it has ${children} child snapshot(s)`);
       raw.prepare('DELETE FROM snapshots WHERE id = ?').run(r.id);
+      also(raw);
       return r;
     });
     // the row is gone; now the files. A failure here leaves an orphan that recover()/cleanup() removes.

@@ -15,6 +15,31 @@ export interface NativeSys {
   /** null when the attribute does not exist */
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  /** libseccomp: a normalised profile → BPF program (see sys/seccomp.ts, compileSeccomp) */
+  seccompCompile(profile: import('./seccomp').NativeSeccompProfile): Buffer;
+  /** libseccomp: each name's number on arch (SCMP_ARCH_*, 0 = native); -1 when unknown */
+  seccompResolveSyscalls(arch: number, names: string[]): number[];
+  /**
+   * One non-blocking sendmsg(2) on the connected unix socket `sockFd`: `data` plus a copy
+   * of `fd` (SCM_RIGHTS). Returns the bytes sent; throws (code 'EAGAIN', 'EPIPE', …).
+   */
+  sendFd(sockFd: number, data: Buffer, fd: number): number;
+  /**
+   * posix_spawn(3) of `file` (a path; no PATH search) with `argv` (argv[0] included) and
+   * `env` ("K=V"; null = the daemon's), without fork(2)'s copy of the daemon's page
+   * tables. The child gets a new session, an empty signal mask, every signal at its
+   * default, fds 0–2 from `stdio` (-1 = /dev/null, the slot's own number = inherited,
+   * or an fd >= 3; null = all /dev/null), fd 3 = the write end of a new pipe, no other
+   * fd. Returns its pid and the pipe's read end (O_CLOEXEC, blocking mode); the caller
+   * owns both: close the fd, reap the pid (waitpidNoHang). Throws (code 'ENOENT',
+   * 'EACCES', … with syscall 'posix_spawn').
+   */
+  spawnReady(file: string, argv: string[], env: string[] | null, stdio: [number, number, number] | null): { pid: number; readyFd: number };
+  /**
+   * waitpid(pid, WNOHANG) on a child of this process: null while it runs, else its exit
+   * (it is reaped then). Throws ('ECHILD' when it is not, or no longer, a child).
+   */
+  waitpidNoHang(pid: number): { code: number | null; signal: number | null } | null;
 }
 
 export const LOCK_SH = 1;
