@@ -7,18 +7,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { buildSpec, writeBundle, type BuildSpecInput } from '../../engine/bundle';
 import type { Spec } from '../../engine/bundle/spec';
 import type { ContainerConfig, HostConfig } from '../../engine/bundle/types';
-import { conflict, invalidArgument, isNotFound, kindOf, notModified, StevedoreError } from '../../engine/errdefs';
+import { conflict, invalidArgument, isNotFound, notModified, StevedoreError } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
-import type { Database, MetadataDB } from '../../engine/metadata';
+import type { MetadataDB } from '../../engine/metadata';
 import { mountVolatile } from '../../engine/mount';
 import { RuntimeCreateError, type ExitStatus, type TaskService } from '../../engine/runtime';
 import { parseSignal } from '../../engine/runtime/shim-task-service';
 import type { EventBus } from '../events/bus';
+import { AttachBroker, type AttachRequest, type AttachStream } from './attach';
 import { mergeCreateConfig } from './config';
 import type { ContainerSnapshots, ImageLookup, Mounter } from './deps';
 import { containerPaths, defaultHostname, writeContainerFiles } from './files';
@@ -26,7 +26,8 @@ import type { ContainerRecord } from './model';
 import { newId, normalizeName, randomName, resolve } from './names';
 import { RestartPolicyManager } from './restart';
 import { canKill, canPause, canRemove, canRename, canStart, canUnpause, initialState, isRunning, type StateData } from './state';
-import { ContainerStore, containerMigrations, nameConflict } from './store';
+import { ContainerStore, addGcRef, containerMigrations, nameConflict, removeGcRef } from './store';
+import { normalizeHostConfig, parseBind, parseSize, validateHostConfig } from './hostconfig';
 import { toSpecResources } from './update';
 
 export { containerMigrations };
@@ -56,35 +57,13 @@ export interface CreateRequest {
   hostConfig: HostConfig;
 }
 
+export type { AttachRequest, AttachStream } from './attach';
+
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 interface Waiter {
   condition: WaitCondition;
   resolve: (code: number) => void;
-}
-
-/** Which streams an attach client wants, and optionally its connection to hand over. */
-export interface AttachRequest {
-  stdin: boolean;
-  stdout: boolean;
-  stderr: boolean;
-  /**
-   * The client's connection: without stdin the task may take it over and write the
-   * output to it itself (TaskIO.attachOutput), so the daemon copies nothing.
-   */
-  handOver?: Socket;
-}
-
-/**
- * What an attach client gets: a stream to splice to its connection, 'handed' when the
- * task took the connection over (the daemon has nothing left to do with it), or
- * undefined when there is no stream (the container was removed or failed to start).
- */
-export type AttachStream = Duplex | 'handed' | undefined;
-
-interface PendingAttach {
-  opts: AttachRequest;
-  resolve: (d: AttachStream) => void;
 }
 
 /** Serialises async operations per key. */
@@ -108,7 +87,7 @@ export class ContainerService {
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly lock = new KeyedMutex();
   private readonly waiters = new Map<string, Waiter[]>();
-  private readonly pendingAttach = new Map<string, PendingAttach[]>();
+  private readonly attaches: AttachBroker;
   /** exit-processing promises of containers with a live task */
   private readonly monitors = new Map<string, Promise<void>>();
   /**
@@ -128,6 +107,7 @@ export class ContainerService {
     this.store = new ContainerStore(o.db);
     for (const c of this.store.all()) this.byId.set(c.id, c);
     this.restarts = new RestartPolicyManager((id) => this.restartFromPolicy(id));
+    this.attaches = new AttachBroker({ tasks: o.tasks, log: o.log });
   }
 
   // ---------- lookup ----------
@@ -271,7 +251,7 @@ export class ContainerService {
         stdinOnce: c.config.StdinOnce === true,
       });
       created = true;
-      await this.deliverPendingAttaches(id);
+      await this.attaches.deliver(id);
       // taken before "start": the shim reports a finish no earlier than its start
       const startedAt = nowIso();
       await this.o.tasks.startCreated(id);
@@ -291,7 +271,7 @@ export class ContainerService {
     } catch (err) {
       if (created) await this.o.tasks.delete(id).catch(() => {});
       if (mounted) this.unmountRootfs(id);
-      this.failPendingAttaches(id);
+      this.attaches.fail(id);
       const msg = err instanceof Error ? err.message : String(err);
       c.state.exitCode = err instanceof RuntimeCreateError && err.exitCode ? err.exitCode : 128;
       c.state.error = msg;
@@ -778,62 +758,13 @@ export class ContainerService {
    */
   async attachClient(ref: string, opts: AttachRequest, signal?: AbortSignal): Promise<AttachStream> {
     const c = this.get(ref);
-    if (isRunning(c.state.status)) {
-      try {
-        return await this.connectAttach(c.id, opts);
-      } catch (err) {
-        if (!this.byId.has(c.id) || !isRunning(this.mustGet(c.id).state.status)) return undefined;
-        throw err;
-      }
+    if (!isRunning(c.state.status)) return this.attaches.whenStarted(c.id, opts, signal);
+    try {
+      return await this.attaches.connect(c.id, opts);
+    } catch (err) {
+      if (!this.byId.has(c.id) || !isRunning(this.mustGet(c.id).state.status)) return undefined;
+      throw err;
     }
-    return new Promise((res) => {
-      const p: PendingAttach = { opts, resolve: res };
-      const list = this.pendingAttach.get(c.id) ?? [];
-      list.push(p);
-      this.pendingAttach.set(c.id, list);
-      signal?.addEventListener('abort', () => {
-        const l = this.pendingAttach.get(c.id);
-        if (l) this.pendingAttach.set(c.id, l.filter((x) => x !== p));
-        res(undefined);
-      });
-    });
-  }
-
-  /** Hands the connection to the task when asked and possible, else opens a stream to splice. */
-  private async connectAttach(id: string, opts: AttachRequest): Promise<Duplex | 'handed'> {
-    const streams = { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr };
-    const tasks = this.o.tasks;
-    if (opts.handOver && !opts.stdin && tasks.attachOutput) {
-      try {
-        await tasks.attachOutput(id, { stdout: opts.stdout, stderr: opts.stderr }, opts.handOver);
-        return 'handed';
-      } catch (err) {
-        const kind = kindOf(err);
-        if (kind !== 'not-implemented' && kind !== 'unavailable') throw err;
-        this.o.log.debug('attach: copying the stream (no hand-over)', { id, err: String(err) });
-      }
-    }
-    return tasks.attach(id, streams);
-  }
-
-  private async deliverPendingAttaches(id: string): Promise<void> {
-    const list = this.pendingAttach.get(id);
-    if (!list) return;
-    this.pendingAttach.delete(id);
-    for (const p of list) {
-      try {
-        p.resolve(await this.connectAttach(id, p.opts));
-      } catch (err) {
-        this.o.log.warn('attach failed', { id, err: String(err) });
-        p.resolve(undefined);
-      }
-    }
-  }
-
-  private failPendingAttaches(id: string): void {
-    const list = this.pendingAttach.get(id);
-    this.pendingAttach.delete(id);
-    for (const p of list ?? []) p.resolve(undefined);
   }
 
   /** Publishes `attach` (the route calls it once the stream is set up). */
@@ -907,8 +838,7 @@ export class ContainerService {
     this.closed = true;
     this.restarts.close();
     await Promise.all(this.taskDeletes.values());
-    for (const list of this.pendingAttach.values()) for (const p of list) p.resolve(undefined);
-    this.pendingAttach.clear();
+    this.attaches.close();
   }
 
   // ---------- helpers ----------
@@ -935,78 +865,12 @@ export class ContainerService {
   }
 }
 
-function addGcRef(db: Database, id: string): void {
-  try {
-    db.prepare('INSERT OR IGNORE INTO gc_refs (owner_kind, owner_id, resource_kind, resource_id) VALUES (?, ?, ?, ?)').run('container', id, 'snapshot', id);
-  } catch (err) {
-    if (!/no such table/.test(String(err))) throw err;
-  }
-}
-
-function removeGcRef(db: Database, id: string): void {
-  try {
-    db.prepare('DELETE FROM gc_refs WHERE owner_kind = ? AND owner_id = ?').run('container', id);
-  } catch (err) {
-    if (!/no such table/.test(String(err))) throw err;
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 function nowIso(): string {
   return new Date().toISOString();
-}
-
-/** Docker's size strings for log options: `10m`, `1g`, `500k`, plain bytes. */
-function parseSize(s: string | undefined): number | undefined {
-  if (!s) return undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(s.trim());
-  if (!m) throw invalidArgument(`invalid max-size: ${s}`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Math.floor(Number(m[1]) * mult);
-}
-
-/** Fills in Docker's defaults for fields the CLI may omit. */
-function normalizeHostConfig(hc: HostConfig): HostConfig {
-  const out: HostConfig = { ...hc };
-  if (!out.NetworkMode) out.NetworkMode = 'default';
-  if (!out.LogConfig || !out.LogConfig.Type) out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
-  if (!out.RestartPolicy) out.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
-  return out;
-}
-
-function validateHostConfig(hc: HostConfig): void {
-  const nm = hc.NetworkMode ?? '';
-  if (!['default', 'bridge', 'host', 'none'].includes(nm)) {
-    if (nm.startsWith('container:')) throw invalidArgument('network mode container:<id> is not supported yet');
-    throw invalidArgument(`network ${nm} not found`);
-  }
-  const lt = hc.LogConfig?.Type ?? 'json-file';
-  if (lt !== 'json-file' && lt !== 'none') throw invalidArgument(`logger: no log driver named '${lt}' is registered`);
-  const rp = hc.RestartPolicy?.Name ?? '';
-  if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(rp)) throw invalidArgument(`invalid restart policy '${rp}'`);
-  if (hc.AutoRemove && rp && rp !== 'no') throw invalidArgument("can't create 'AutoRemove' container with restart policy");
-  if ((hc.RestartPolicy?.MaximumRetryCount ?? 0) < 0) throw invalidArgument('maximum retry count cannot be negative');
-  if (rp !== 'on-failure' && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) {
-    throw invalidArgument(`maximum retry count cannot be used with restart policy '${rp}'`);
-  }
-  if (hc.Memory && hc.Memory > 0 && hc.Memory < 6 * 1024 * 1024) throw invalidArgument('Minimum memory limit allowed is 6MB');
-  if (hc.NanoCpus && (hc.CpuQuota || hc.CpuPeriod)) {
-    throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  }
-  if (hc.NanoCpus && (hc.NanoCpus < 0 || hc.NanoCpus > require('node:os').cpus().length * 1e9)) {
-    throw invalidArgument(`Range of CPUs is from 0.01 to ${require('node:os').cpus().length}.00, as there are only ${require('node:os').cpus().length} CPUs available`);
-  }
-}
-
-/** `src:dest[:opts]` from `-v` (bind mounts of host paths only; volumes come later). */
-function parseBind(b: string): { destination: string; type: 'bind'; source: string; readOnly: boolean; propagation: 'rprivate' } {
-  const parts = b.split(':');
-  if (parts.length < 2 || !parts[0]!.startsWith('/')) throw invalidArgument(`named volumes are not supported yet: ${b}`);
-  const opts = (parts[2] ?? '').split(',');
-  return { destination: parts[1]!, type: 'bind', source: parts[0]!, readOnly: opts.includes('ro'), propagation: 'rprivate' };
 }
 
 /** 2 when /sys/fs/cgroup is the unified hierarchy, else 1. */

@@ -131,3 +131,20 @@ export function nameConflict(name: string, id: string) {
     `Conflict. The container name "${name}" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`,
   );
 }
+
+/** The container holds its snapshot (the GC's reference; absent table = no GC module). */
+export function addGcRef(db: Database, id: string): void {
+  try {
+    db.prepare('INSERT OR IGNORE INTO gc_refs (owner_kind, owner_id, resource_kind, resource_id) VALUES (?, ?, ?, ?)').run('container', id, 'snapshot', id);
+  } catch (err) {
+    if (!/no such table/.test(String(err))) throw err;
+  }
+}
+
+export function removeGcRef(db: Database, id: string): void {
+  try {
+    db.prepare('DELETE FROM gc_refs WHERE owner_kind = ? AND owner_id = ?').run('container', id);
+  } catch (err) {
+    if (!/no such table/.test(String(err))) throw err;
+  }
+}
