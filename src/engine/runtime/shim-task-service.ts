@@ -235,21 +235,13 @@ export class ShimTaskService implements TaskService, TaskExec {
     const dir = this.dir(id);
     const logPath = path.join(dir, 'runtime.log');
     const logSize = fileSize(logPath);
-    const { verb, file: spec } = this.writeExecSpec(id, record, opts);
     const a = opts.attach;
     const detached = !a.stdin && !a.stdout && !a.stderr;
-    const line = `${verb} ${opts.execId} ${opts.tty ? 1 : 0} ${opts.openStdin ? 1 : 0} ${a.stdin ? 1 : 0} ${a.stdout ? 1 : 0} ${a.stderr ? 1 : 0}`;
-    let reply: string;
-    let stream: Duplex | undefined;
-    try {
-      const r = await shimStreamRequest(this.sock(id), line);
-      reply = r.reply;
-      stream = r.stream;
-    } catch (err) {
-      if (isShimGone(err)) throw conflict(`Container ${id} is not running`, err);
-      throw err;
-    } finally {
-      fs.rmSync(spec, { force: true });
+    let { reply, stream } = await this.requestExec(id, this.writeExecSpec(id, record, opts, this.execMode), opts);
+    if (reply === 'error unknown request') {
+      // a shim started by an older stevedore (kept by live restore) knows only `exec`
+      stream.destroy();
+      ({ reply, stream } = await this.requestExec(id, this.writeExecSpec(id, record, opts, 'runtime'), opts));
     }
     const ok = /^ok (\d+)$/.exec(reply);
     if (!ok) {
@@ -269,16 +261,30 @@ export class ShimTaskService implements TaskService, TaskExec {
     return { pid: Number(ok[1]), stream };
   }
 
+  /** Sends the exec request for a spec written by writeExecSpec (removed once answered). */
+  private async requestExec(id: string, spec: { verb: 'enter' | 'exec'; file: string }, opts: ExecProcessOptions): Promise<{ reply: string; stream: Duplex }> {
+    const a = opts.attach;
+    const line = `${spec.verb} ${opts.execId} ${opts.tty ? 1 : 0} ${opts.openStdin ? 1 : 0} ${a.stdin ? 1 : 0} ${a.stdout ? 1 : 0} ${a.stderr ? 1 : 0}`;
+    try {
+      return await shimStreamRequest(this.sock(id), line);
+    } catch (err) {
+      if (isShimGone(err)) throw conflict(`Container ${id} is not running`, err);
+      throw err;
+    } finally {
+      fs.rmSync(spec.file, { force: true });
+    }
+  }
+
   /**
    * Writes what the shim needs to start the exec: `exec-<eid>.enter` for the shim to
    * enter the container itself (request `enter`), or the OCI process as
    * `exec-<eid>.json` for `runtime exec` (request `exec`) when the container uses
    * something the direct path leaves to the runtime (see directExecBlocker).
    */
-  private writeExecSpec(id: string, record: ShimRecord, opts: ExecProcessOptions): { verb: 'enter' | 'exec'; file: string } {
+  private writeExecSpec(id: string, record: ShimRecord, opts: ExecProcessOptions, mode: 'direct' | 'runtime'): { verb: 'enter' | 'exec'; file: string } {
     const dir = this.dir(id);
     const proc = opts.process as unknown as Process;
-    if (this.execMode === 'direct') {
+    if (mode === 'direct') {
       let spec: Spec;
       try {
         spec = JSON.parse(fs.readFileSync(path.join(record.bundle, 'config.json'), 'utf8')) as Spec;

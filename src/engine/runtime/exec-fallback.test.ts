@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import test from 'node:test';
+import { ShimTaskService } from './shim-task-service';
+
+test('a shim that does not know `enter` (an older one kept by live restore) gets `runtime exec`', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-old-shim-'));
+  const dir = path.join(root, 'shims', 'old');
+  const bundle = path.join(root, 'bundle');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(bundle);
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({ linux: { namespaces: [{ type: 'pid' }] } }));
+  fs.writeFileSync(path.join(dir, 'shim.json'), JSON.stringify({ runtime: 'runc', root: path.join(root, 'rt'), args: [], bundle, tty: false }));
+  const seen: string[] = [];
+  const specs: string[] = [];
+  // the old shim: one request line per connection, `exec` only
+  const server = net.createServer((c) => {
+    c.once('data', (d) => {
+      const line = d.toString().trim();
+      seen.push(line.split(' ')[0]!);
+      specs.push(...fs.readdirSync(dir).filter((f) => f.startsWith('exec-')));
+      c.end(line.startsWith('exec ') ? 'ok 4242\n' : 'error unknown request\n');
+    });
+  });
+  await new Promise<void>((r) => server.listen(path.join(dir, 'shim.sock'), r));
+  try {
+    const svc = new ShimTaskService({ execRoot: root, compileSeccomp: () => undefined });
+    const process = { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, env: [] };
+    const r = await svc.exec('old', { execId: 'abc', process, tty: false, openStdin: false, attach: { stdin: false, stdout: false, stderr: false } });
+    assert.equal(r.pid, 4242);
+    assert.deepEqual(seen, ['enter', 'exec']);
+    assert.deepEqual(specs, ['exec-abc.enter', 'exec-abc.json'], 'each request had its own spec file');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('exec-')), [], 'spec files removed');
+  } finally {
+    server.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
