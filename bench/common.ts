@@ -6,8 +6,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeBusyboxTar } from '../test/helpers/busybox';
-import type { Target } from '../test/helpers/target';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -32,13 +30,7 @@ export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv,
   });
 }
 
-/** Imports a busybox rootfs as `busybox:latest` into the target. */
-export async function importBusybox(t: Target): Promise<void> {
-  const tar = path.join(t.dir, 'busybox.tar');
-  if (!fs.existsSync(tar)) makeBusyboxTar(tar);
-  const r = await t.docker(['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
-  if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
-}
+export { importBusybox } from '../test/helpers/busybox';
 
 export function fmt(ms: number): string {
   return `${ms.toFixed(1)} ms`;
@@ -53,8 +45,8 @@ export function writeSection(title: string, body: string): void {
   const file = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nstevedore against Docker 20.10 (Debian docker.io) on the same machine, through the same harness.\n';
   const head = `## ${title}\n`;
-  const at = text.startsWith(head) ? 0 : text.indexOf('\n' + head) + 1; // 0: not found, unless at the very start
-  if (at > 0 || text.startsWith(head)) {
+  const at = text.startsWith(head) ? 0 : text.indexOf('\n' + head) + 1 || -1;
+  if (at >= 0) {
     const from = at + head.length;
     const m = /\n##? |\n### /.exec(text.slice(from));
     const end = m ? from + m.index + 1 : text.length;

@@ -3,6 +3,7 @@
  * `runc exec` would put it; docs/shim.md lists them. */
 #define _GNU_SOURCE
 #include "enter.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -215,23 +216,7 @@ static void say(int sp, int fd, const char *fmt, ...)
 	va_end(ap);
 	if (len < 0)
 		return;
-	if ((size_t)len >= sizeof msg)
-		len = sizeof msg - 1;
-	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)len};
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
-		memset(cbuf, 0, sizeof cbuf);
-		m.msg_control = cbuf;
-		m.msg_controllen = sizeof cbuf;
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	}
-	while (sendmsg(sp, &m, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	send_with_fd(sp, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1, fd, 0);
 }
 
 __attribute__((noreturn)) static void child_fail(int sp, const char *fmt, ...)
@@ -641,19 +626,13 @@ pid_t enter_start(const struct enter_spec *s, pid_t init_pid, int tty, int in, i
 			failed = 1;
 			break;
 		}
-		char msg[1025], cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg - 1};
-		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-		ssize_t got = recvmsg(sp[0], &m, MSG_CMSG_CLOEXEC);
-		if (got < 0 && errno == EINTR)
-			continue;
+		char msg[1025];
+		int fd = -1;
+		ssize_t got = recv_with_fd(sp[0], msg, sizeof msg - 1, &fd, 0);
 		if (got <= 0)
 			break; /* EOF: the process has exec'd (or every child is gone) */
 		msg[got] = '\0';
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-		if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+		if (fd >= 0) {
 			if (!strcmp(msg, "pty") && *master < 0)
 				*master = fd;
 			else

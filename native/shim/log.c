@@ -38,8 +38,11 @@ int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static void escape_init(void);
+
 int log_open(struct logfile *l, const char *path, long long max_size, int max_files)
 {
+	escape_init();
 	struct stat st;
 	l->fd = -1;
 	l->path = path;
@@ -87,9 +90,8 @@ static void rotate(struct logfile *l)
 	l->size = 0;
 }
 
-/* Writes "YYYY-MM-DDTHH:MM:SS[.fraction]Z" for ts to out (40 bytes at least); returns
- * its length. The seconds part is formatted once per second. */
-static size_t format_time(char *out, const struct timespec *ts)
+/* The seconds part is formatted once per second. */
+size_t rfc3339nano(char *out, const struct timespec *ts)
 {
 	static time_t last_sec = -1;
 	static char last[32];
@@ -120,18 +122,6 @@ static size_t format_time(char *out, const struct timespec *ts)
 	out[n++] = 'Z';
 	out[n] = '\0';
 	return n;
-}
-
-void rfc3339nano(char *out, size_t outlen)
-{
-	struct timespec ts;
-	char buf[48];
-	if (clock_gettime(CLOCK_REALTIME, &ts) < 0) {
-		ts.tv_sec = 0;
-		ts.tv_nsec = 0;
-	}
-	format_time(buf, &ts);
-	snprintf(out, outlen, "%s", buf);
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
@@ -217,8 +207,6 @@ static size_t run_length(const unsigned char *p, size_t n)
 static size_t escape(char *o, const unsigned char *p, size_t n)
 {
 	size_t k = 0, i = 0;
-	if (esc_len['\n'] == 0)
-		escape_init();
 	while (i < n) {
 		size_t j = i;
 		while (j < n && cls[p[j]] == 0)
@@ -284,7 +272,7 @@ static void log_entry(struct logfile *l, const char *stream, const char *p, size
 		ts.tv_sec = 0;
 		ts.tv_nsec = 0;
 	}
-	k += format_time(entry + k, &ts);
+	k += rfc3339nano(entry + k, &ts);
 	memcpy(entry + k, "\"}\n", 3);
 	k += 3;
 	wlen += k;

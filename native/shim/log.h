@@ -2,6 +2,7 @@
 #ifndef STEVEDORE_SHIM_LOG_H
 #define STEVEDORE_SHIM_LOG_H
 #include <stddef.h>
+#include <time.h>
 
 /* A partial line longer than this is flushed as its own entry, as Docker does. */
 #define LINE_BUF_MAX 16384
@@ -30,8 +31,8 @@ void log_feed(struct logfile *l, struct linebuf *b, const char *p, size_t n);
 void log_sync(struct logfile *l);
 /* Writes any unterminated tail as its own entry (on EOF). */
 void log_flush(struct logfile *l, struct linebuf *b);
-/* Writes the current UTC time as RFC 3339 with nanoseconds, trailing zeros trimmed
- * (Go's RFC3339Nano). out must hold 40 bytes. */
-void rfc3339nano(char *out, size_t outlen);
+/* Writes ts as UTC RFC 3339 with nanoseconds, trailing zeros trimmed (Go's
+ * RFC3339Nano), NUL-terminated; out must hold 40 bytes. Returns the length. */
+size_t rfc3339nano(char *out, const struct timespec *ts);
 
 #endif

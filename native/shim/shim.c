@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "enter.h"
+#include "fdpass.h"
 #include "log.h"
 
 #include <errno.h>
@@ -77,7 +78,6 @@ struct proc {
 	int exited, finalized, status;
 	struct timespec exit_time, exited_mono;
 	char exit_json[512];
-	int pipes_sized; /* pump() grew the output pipes (PIPE_SIZE) */
 };
 
 struct client {
@@ -262,6 +262,16 @@ static int run_runtime(const char *const *cmd, int in, int out, int err)
 	return run_runtime_nice(cmd, in, out, err, 0);
 }
 
+/* Output pipes (from the shim's side): grown to PIPE_SIZE, best effort (an unprivileged
+ * shim may be refused past the user limit). */
+static int output_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
+	return 0;
+}
+
 static int ok_status(int st)
 {
 	return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
@@ -271,28 +281,17 @@ static int ok_status(int st)
 static int recv_master(int lfd)
 {
 	char dummy[256];
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = dummy, .iov_len = sizeof dummy};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	int fd = -1;
 	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (c < 0)
 		return -1;
-	ssize_t r;
-	do
-		r = recvmsg(c, &msg, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
+	ssize_t r = recv_with_fd(c, dummy, sizeof dummy, &fd, 0);
 	close(c);
 	if (r < 0)
 		return -1;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-			return fd;
-		}
-	}
-	errno = EPROTO;
-	return -1;
+	if (fd < 0)
+		errno = EPROTO;
+	return fd;
 }
 
 static int unix_listen(const char *name)
@@ -401,8 +400,7 @@ static void do_create(void)
 		cmd[n++] = "--console-socket";
 		cmd[n++] = p_console;
 	} else {
-		if ((o.open_stdin && pipe2(in_p, O_CLOEXEC) < 0) || pipe2(out_p, O_CLOEXEC) < 0 ||
-		    pipe2(err_p, O_CLOEXEC) < 0)
+		if ((o.open_stdin && pipe2(in_p, O_CLOEXEC) < 0) || output_pipe(out_p) < 0 || output_pipe(err_p) < 0)
 			die("pipe: %s", strerror(errno));
 	}
 	cmd[n++] = o.id;
@@ -651,7 +649,6 @@ static void fan_out(struct proc *pr, int stream, const char *p, size_t n)
 static void format_exit(struct proc *p)
 {
 	char ts[48];
-	struct tm tm;
 	int code, sig = 0;
 	if (WIFEXITED(p->status))
 		code = WEXITSTATUS(p->status);
@@ -660,14 +657,7 @@ static void format_exit(struct proc *p)
 		code = 128 + sig;
 	} else
 		code = 255;
-	gmtime_r(&p->exit_time.tv_sec, &tm);
-	size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-	char frac[16];
-	snprintf(frac, sizeof frac, ".%09ld", p->exit_time.tv_nsec);
-	size_t f = strlen(frac);
-	while (f > 1 && frac[f - 1] == '0')
-		frac[--f] = '\0';
-	snprintf(ts + n, sizeof ts - n, "%sZ", f > 1 ? frac : "");
+	rfc3339nano(ts, &p->exit_time);
 	snprintf(p->exit_json, sizeof p->exit_json,
 		 "{\"exitCode\":%d,\"signal\":%d,\"oomKilled\":%s,\"finishedAt\":\"%s\",\"pid\":%d}", code, sig,
 		 p->is_init && oom_killed() ? "true" : "false", ts, (int)p->pid);
@@ -883,7 +873,7 @@ static void do_exec(struct client *c, const char *eid, int direct, unsigned tty,
 		return;
 	}
 	int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
-	if (!tty && ((in && pipe2(in_p, O_CLOEXEC) < 0) || pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0)) {
+	if (!tty && ((in && pipe2(in_p, O_CLOEXEC) < 0) || output_pipe(out_p) < 0 || output_pipe(err_p) < 0)) {
 		for (int i = 0; i < 2; i++) {
 			if (in_p[i] >= 0)
 				close(in_p[i]);
@@ -1067,32 +1057,6 @@ static void handle_request(struct client *c)
 		reply(c, "error unknown request\n");
 }
 
-/* Reads request bytes with recvmsg: a descriptor sent along (SCM_RIGHTS) is returned
- * in *passed (any beyond the first are closed). */
-static ssize_t recv_request(struct client *c, int *passed)
-{
-	char cbuf[CMSG_SPACE(4 * sizeof(int))];
-	struct iovec iov = {.iov_base = c->req + c->reqlen, .iov_len = REQ_MAX - 1 - c->reqlen};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-	ssize_t r = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (r < 0)
-		return r;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < nfd; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-			if (*passed < 0)
-				*passed = fd;
-			else
-				close(fd);
-		}
-	}
-	return r;
-}
-
 /* `attach-fd <in> <out> <err>` with a connected socket passed along: that socket becomes
  * an attach client of the container's init, output only, exactly like an `attach`
  * connection (same frames, same 4 MiB lag limit, closed when the output ends), so the
@@ -1184,7 +1148,7 @@ static void client_readable(struct client *c)
 		return;
 	}
 	int passed = -1; /* a descriptor sent with the request (SCM_RIGHTS): attach-fd */
-	ssize_t r = recv_request(c, &passed);
+	ssize_t r = recv_with_fd(c->fd, c->req + c->reqlen, REQ_MAX - 1 - c->reqlen, &passed, MSG_DONTWAIT);
 	if (r < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			drop(c);
@@ -1273,16 +1237,6 @@ static void reap(void)
 static void pump(struct proc *p, int *fd, int stream)
 {
 	static char buf[READ_CHUNK];
-	if (!p->pipes_sized) {
-		/* best effort (a pty is no pipe; an unprivileged shim may be refused) */
-		p->pipes_sized = 1;
-		if (!p->tty) {
-			if (p->out_fd >= 0)
-				fcntl(p->out_fd, F_SETPIPE_SZ, PIPE_SIZE);
-			if (p->err_fd >= 0)
-				fcntl(p->err_fd, F_SETPIPE_SZ, PIPE_SIZE);
-		}
-	}
 	ssize_t r = read(*fd, buf, sizeof buf);
 	if (r > 0) {
 		fan_out(p, stream, buf, (size_t)r);
@@ -1363,7 +1317,8 @@ static void loop(void)
 					again = 1;
 					break;
 				}
-				if (timeout < 0 || left < timeout)
+				/* held past the drain time: wait for the client, not the clock */
+				if (left > 0 && (timeout < 0 || left < timeout))
 					timeout = (int)left;
 			}
 			if (p->out_fd >= 0 && (!held || (p->in_fd == p->out_fd && p->stdin_len > 0))) {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Target, startTarget, targetKind, unmountBelow } from '../helpers/target';
-import { makeBusyboxTar } from '../helpers/busybox';
+import { importBusybox } from '../helpers/busybox';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 function alive(pid: number): boolean {
@@ -38,10 +38,7 @@ describe('live restore', () => {
     // Docker needs live-restore switched on; stevedore always live-restores.
     fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify({ 'live-restore': true }));
     first = await startTarget({ dir, kind: targetKind() });
-    const tar = path.join(dir, 'busybox.tar');
-    makeBusyboxTar(tar);
-    const r = await first.docker(['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
-    assert.equal(r.code, 0, r.stderr);
+    await importBusybox(first);
   });
 
   after(async () => {

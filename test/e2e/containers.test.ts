@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Target, startTarget, targetKind } from '../helpers/target';
-import { makeBusyboxTar } from '../helpers/busybox';
+import { importBusybox } from '../helpers/busybox';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 describe('containers', () => {
@@ -22,9 +22,7 @@ describe('containers', () => {
 
   before(async () => {
     t = await startTarget();
-    const tar = path.join(t.dir, 'busybox.tar');
-    makeBusyboxTar(tar);
-    await ok(['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+    await importBusybox(t);
   });
   after(async () => {
     await removeAllContainers(t);

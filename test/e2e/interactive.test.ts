@@ -10,10 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { WebSocket } from 'ws';
 import { type Target, startTarget } from '../helpers/target';
-import { makeBusyboxTar } from '../helpers/busybox';
+import { importBusybox } from '../helpers/busybox';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 /** Waits long enough for anything that works; a failure shows what was seen. */
@@ -200,9 +199,7 @@ describe('interactive containers', () => {
 
   before(async () => {
     t = await startTarget();
-    const tar = path.join(t.dir, 'busybox.tar');
-    makeBusyboxTar(tar);
-    await ok(['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+    await importBusybox(t);
   });
   after(async () => {
     for (const p of ptys) p.kill();

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Target } from './target';
 
 export const BUSYBOX = '/bin/busybox';
 
@@ -46,4 +47,12 @@ export function makeBusyboxTar(tarPath: string): void {
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Imports a busybox rootfs as `busybox:latest` (with `CMD ["sh"]`) into the target; the tar is kept in its dir. */
+export async function importBusybox(t: Pick<Target, 'dir' | 'docker'>): Promise<void> {
+  const tar = path.join(t.dir, 'busybox.tar');
+  if (!fs.existsSync(tar)) makeBusyboxTar(tar);
+  const r = await t.docker(['import', '-c', 'CMD ["sh"]', tar, 'busybox:latest']);
+  if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
 }

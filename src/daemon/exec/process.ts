@@ -24,16 +24,17 @@ export interface ExecProcessConfig {
   consoleSize?: { height: number; width: number };
 }
 
-/** Reads the container's process from its bundle (`<bundle>/config.json`). */
-export function readContainerProcess(bundleDir: string): oci.Process {
-  let spec: { process?: oci.Process };
+/** Reads the container's runtime spec from its bundle (`<bundle>/config.json`): its process and its linux section. */
+export function readContainerSpec(bundleDir: string): Pick<oci.Spec, 'process' | 'linux'> {
+  let spec: Partial<oci.Spec>;
   try {
-    spec = JSON.parse(fs.readFileSync(path.join(bundleDir, 'config.json'), 'utf8')) as { process?: oci.Process };
+    spec = JSON.parse(fs.readFileSync(path.join(bundleDir, 'config.json'), 'utf8')) as Partial<oci.Spec>;
   } catch (err) {
     throw internal(`cannot read the container's runtime spec: ${(err as Error).message}`, err);
   }
   if (!spec.process || typeof spec.process !== 'object') throw internal("the container's runtime spec has no process");
-  return spec.process;
+  if (!spec.linux || typeof spec.linux !== 'object') throw internal("the container's runtime spec has no linux section");
+  return { process: spec.process, linux: spec.linux };
 }
 
 /**

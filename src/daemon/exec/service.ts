@@ -16,7 +16,7 @@ import type { TaskExec } from '../../engine/runtime';
 import type { ContainerRecord } from '../containers/model';
 import type { EventBus } from '../events/bus';
 import { parseDetachKeys } from './keys';
-import { buildExecProcess, type ExecProcessConfig, readContainerProcess } from './process';
+import { buildExecProcess, type ExecProcessConfig, readContainerSpec } from './process';
 
 export type ExecStatus = 'created' | 'running' | 'exited';
 
@@ -123,9 +123,9 @@ export class ExecService {
     let started: { pid: number; stream?: Duplex };
     try {
       const rootfs = this.o.containers.rootfsDir(c.id);
-      const base = readContainerProcess(path.dirname(rootfs));
+      const spec = readContainerSpec(path.dirname(rootfs));
       const proc = await buildExecProcess(
-        base,
+        spec.process,
         { cmd: e.cmd, env: e.env, user: e.user || c.config.User || '', workingDir: e.workingDir, privileged: e.privileged, tty: e.tty, ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}) },
         rootfs,
         c.hostConfig.GroupAdd ?? [],
@@ -135,7 +135,8 @@ export class ExecService {
         : { stdin: e.attachStdin, stdout: e.attachStdout, stderr: e.attachStderr };
       started = await this.o.tasks.exec(this.o.taskId(c.id), {
         execId: e.id,
-        process: proc as unknown as Record<string, unknown>,
+        process: proc,
+        linux: spec.linux,
         tty: e.tty,
         openStdin: e.attachStdin && !opts.detach,
         attach,

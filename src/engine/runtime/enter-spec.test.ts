@@ -55,12 +55,12 @@ test('a NUL byte or an unknown rlimit is refused', () => {
 
 test('what the direct path leaves to the runtime', () => {
   const linux = { namespaces: [{ type: 'pid' as const }, { type: 'mount' as const }] };
-  assert.equal(directExecBlocker({ linux }, base), undefined);
-  assert.equal(directExecBlocker({ linux: { namespaces: [...linux.namespaces, { type: 'user' }] } }, base), 'user namespace');
-  assert.equal(directExecBlocker({ linux }, { ...base, apparmorProfile: 'docker-default' }), 'apparmor profile');
-  assert.equal(directExecBlocker({ linux }, { ...base, apparmorProfile: 'unconfined' }), undefined);
-  assert.equal(directExecBlocker({ linux }, { ...base, selinuxLabel: 'system_u:system_r:container_t:s0' }), 'selinux label');
-  assert.equal(directExecBlocker({ linux: { ...linux, seccomp: { defaultAction: 'SCMP_ACT_ERRNO', flags: ['SECCOMP_FILTER_FLAG_LOG'] } } }, base), 'seccomp flags');
+  assert.equal(directExecBlocker(linux, base), undefined);
+  assert.equal(directExecBlocker({ namespaces: [...linux.namespaces, { type: 'user' }] }, base), 'user namespace');
+  assert.equal(directExecBlocker(linux, { ...base, apparmorProfile: 'docker-default' }), 'apparmor profile');
+  assert.equal(directExecBlocker(linux, { ...base, apparmorProfile: 'unconfined' }), undefined);
+  assert.equal(directExecBlocker(linux, { ...base, selinuxLabel: 'system_u:system_r:container_t:s0' }), 'selinux label');
+  assert.equal(directExecBlocker({ ...linux, seccomp: { defaultAction: 'SCMP_ACT_ERRNO', flags: ['SECCOMP_FILTER_FLAG_LOG'] } }, base), 'seccomp flags');
 });
 
 function captured(fn: () => unknown): unknown {

@@ -4,7 +4,7 @@
  * flattened into `key=value` entries, each ended by a NUL, with names resolved to the
  * kernel's numbers (capabilities, rlimits). docs/shim.md ("Direct exec") lists the keys.
  */
-import type { Capabilities, Process, Spec } from '../bundle/spec';
+import type { Capabilities, Linux, Process } from '../bundle/spec';
 import { invalidArgument } from '../errdefs';
 
 /** Kernel capability numbers (linux/capability.h), 0 … 40. */
@@ -33,11 +33,11 @@ const RLIM_INFINITY = 18446744073709551615n;
  * namespace, an AppArmor or SELinux label, or seccomp filter flags are left
  * to the runtime, which handles every case.
  */
-export function directExecBlocker(spec: Pick<Spec, 'linux'>, process: Process): string | undefined {
-  if (spec.linux.namespaces.some((n) => n.type === 'user')) return 'user namespace';
+export function directExecBlocker(linux: Linux, process: Process): string | undefined {
+  if (linux.namespaces.some((n) => n.type === 'user')) return 'user namespace';
   if (process.apparmorProfile && process.apparmorProfile !== 'unconfined') return 'apparmor profile';
   if (process.selinuxLabel) return 'selinux label';
-  if (spec.linux.seccomp?.flags?.length) return 'seccomp flags'; // runc 1.1 refuses them anyway
+  if (linux.seccomp?.flags?.length) return 'seccomp flags'; // runc 1.1 refuses them anyway
   return undefined;
 }
 

@@ -9,10 +9,8 @@ import { ShimTaskService } from './shim-task-service';
 test('a shim that does not know `enter` (an older one kept by live restore) gets `runtime exec`', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-old-shim-'));
   const dir = path.join(root, 'shims', 'old');
-  const bundle = path.join(root, 'bundle');
+  const bundle = path.join(root, 'bundle'); // only named in shim.json
   fs.mkdirSync(dir, { recursive: true });
-  fs.mkdirSync(bundle);
-  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify({ linux: { namespaces: [{ type: 'pid' }] } }));
   fs.writeFileSync(path.join(dir, 'shim.json'), JSON.stringify({ runtime: 'runc', root: path.join(root, 'rt'), args: [], bundle, tty: false }));
   const seen: string[] = [];
   const specs: string[] = [];
@@ -29,7 +27,7 @@ test('a shim that does not know `enter` (an older one kept by live restore) gets
   try {
     const svc = new ShimTaskService({ execRoot: root, compileSeccomp: () => undefined });
     const process = { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, env: [] };
-    const r = await svc.exec('old', { execId: 'abc', process, tty: false, openStdin: false, attach: { stdin: false, stdout: false, stderr: false } });
+    const r = await svc.exec('old', { execId: 'abc', process, linux: { namespaces: [{ type: 'pid' }] }, tty: false, openStdin: false, attach: { stdin: false, stdout: false, stderr: false } });
     assert.equal(r.pid, 4242);
     assert.deepEqual(seen, ['enter', 'exec']);
     assert.deepEqual(specs, ['exec-abc.enter', 'exec-abc.json'], 'each request had its own spec file');

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { collect, demux, suiteFixture } from './bundle-fixture';
+import type { Spec } from '../bundle/spec';
 import { RuntimeCreateError } from './errors';
 import { ShimTaskService } from './shim-task-service';
 
@@ -13,20 +14,21 @@ for (const execMode of ['direct', 'runtime'] as const) {
     const fixture = suiteFixture();
     let svc: ShimTaskService;
     const id = `exec-${execMode}`;
-    let proc: Record<string, unknown>;
+    let spec: Pick<Spec, 'process' | 'linux'>;
     const execId = (n: number) => (n.toString(16) + execMode.length.toString(16)).padStart(8, '0');
 
     before(async () => {
       svc = new ShimTaskService({ execRoot: fixture().execRoot, execMode });
       const bundle = fixture().bundle(id, ['sleep', '1000']);
       await svc.start({ id, bundle, logPath: fixture().logPath(id), tty: false, openStdin: false, stdinOnce: false });
-      proc = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')).process;
+      spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec;
     });
 
     const run = (n: number, args: string[], opts: { stdin?: string; tty?: boolean } = {}) =>
       svc.exec(id, {
         execId: execId(n),
-        process: { ...proc, args, terminal: opts.tty ?? false },
+        process: { ...spec.process, args, terminal: opts.tty ?? false },
+        linux: spec.linux,
         tty: opts.tty ?? false,
         openStdin: opts.stdin !== undefined,
         attach: { stdin: opts.stdin !== undefined, stdout: true, stderr: true },

@@ -12,7 +12,7 @@ import { constants as osConstants } from 'node:os';
 import { conflict, internal, invalidArgument, notFound, StevedoreError } from '../errdefs';
 import { projectRoot } from '../sys/project';
 import { type ReadyPipeProcess, spawnWithReadyPipe } from '../sys/spawn';
-import type { Process, Seccomp, Spec } from '../bundle/spec';
+import type { Seccomp } from '../bundle/spec';
 import { compileSeccomp } from '../sys/seccomp';
 import { directExecBlocker, encodeEnterSpec } from './enter-spec';
 import { RuntimeCreateError, lastRuntimeError } from './errors';
@@ -231,17 +231,17 @@ export class ShimTaskService implements TaskService, TaskExec {
 
   async exec(id: string, opts: ExecProcessOptions): Promise<{ pid: number; stream?: Duplex }> {
     if (!EXEC_ID_RE.test(opts.execId)) throw invalidArgument(`invalid exec id: ${JSON.stringify(opts.execId)}`);
-    const record = this.record(id);
+    this.record(id);
     const dir = this.dir(id);
     const logPath = path.join(dir, 'runtime.log');
     const logSize = fileSize(logPath);
     const a = opts.attach;
     const detached = !a.stdin && !a.stdout && !a.stderr;
-    let { reply, stream } = await this.requestExec(id, this.writeExecSpec(id, record, opts, this.execMode), opts);
+    let { reply, stream } = await this.requestExec(id, this.writeExecSpec(id, opts, this.execMode), opts);
     if (reply === 'error unknown request') {
       // a shim started by an older stevedore (kept by live restore) knows only `exec`
       stream.destroy();
-      ({ reply, stream } = await this.requestExec(id, this.writeExecSpec(id, record, opts, 'runtime'), opts));
+      ({ reply, stream } = await this.requestExec(id, this.writeExecSpec(id, opts, 'runtime'), opts));
     }
     const ok = /^ok (\d+)$/.exec(reply);
     if (!ok) {
@@ -281,22 +281,14 @@ export class ShimTaskService implements TaskService, TaskExec {
    * `exec-<eid>.json` for `runtime exec` (request `exec`) when the container uses
    * something the direct path leaves to the runtime (see directExecBlocker).
    */
-  private writeExecSpec(id: string, record: ShimRecord, opts: ExecProcessOptions, mode: 'direct' | 'runtime'): { verb: 'enter' | 'exec'; file: string } {
+  private writeExecSpec(id: string, opts: ExecProcessOptions, mode: 'direct' | 'runtime'): { verb: 'enter' | 'exec'; file: string } {
     const dir = this.dir(id);
-    const proc = opts.process as unknown as Process;
-    if (mode === 'direct') {
-      let spec: Spec;
-      try {
-        spec = JSON.parse(fs.readFileSync(path.join(record.bundle, 'config.json'), 'utf8')) as Spec;
-      } catch (err) {
-        throw internal(`cannot read the container's runtime spec: ${(err as Error).message}`, err);
-      }
-      if (directExecBlocker(spec, proc) === undefined) {
-        const seccomp = spec.linux.seccomp ? this.seccompProgram(dir, spec.linux.seccomp) : undefined;
-        const file = path.join(dir, `exec-${opts.execId}.enter`);
-        fs.writeFileSync(file, encodeEnterSpec(proc, { keyring: `_ses.${id}`, ...(seccomp ? { seccomp } : {}) }), { mode: 0o600 });
-        return { verb: 'enter', file };
-      }
+    const proc = opts.process;
+    if (mode === 'direct' && directExecBlocker(opts.linux, proc) === undefined) {
+      const seccomp = opts.linux.seccomp ? this.seccompProgram(dir, opts.linux.seccomp) : undefined;
+      const file = path.join(dir, `exec-${opts.execId}.enter`);
+      fs.writeFileSync(file, encodeEnterSpec(proc, { keyring: `_ses.${id}`, ...(seccomp ? { seccomp } : {}) }), { mode: 0o600 });
+      return { verb: 'enter', file };
     }
     const file = path.join(dir, `exec-${opts.execId}.json`);
     fs.writeFileSync(file, JSON.stringify(proc), { mode: 0o600 });

@@ -3,6 +3,7 @@
  * by a `stevedore-shim` process that outlives the daemon (see docs/shim.md).
  */
 import type { Duplex } from 'node:stream';
+import type { Linux, Process } from '../bundle/spec';
 import type { Socket } from 'node:net';
 
 /** How to create and start one container from an OCI bundle. */
@@ -114,7 +115,12 @@ export interface ExecProcessOptions {
   /** Exec id: lowercase hex, 1 to 64 characters; unique within the task. */
   execId: string;
   /** The OCI runtime-spec `process` object handed to `runtime exec --process`. */
-  process: Record<string, unknown>;
+  process: Process;
+  /**
+   * The container's own `linux` section (namespaces, seccomp): what the shim needs to
+   * enter the container itself, and to tell whether it can.
+   */
+  linux: Linux;
   /** Allocate a pty (must match `process.terminal`). */
   tty: boolean;
   /** Give the process a stdin fed by the returned stream (closed when the stream's writable side ends). */
