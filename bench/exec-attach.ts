@@ -2,7 +2,7 @@
  * Interactive paths: median `docker exec CONTAINER true` latency, and the throughput of
  * 64 MiB through the stdout of an attached `docker run` (busybox `head -c 64M` and `dd bs=1M`),
  * stevedore vs Docker 20.10 on the same machine with the same CLI. Usage (as root):
- *   node dist/bench/exec-attach.js [exec-iterations=30] [attach-iterations=5]
+ *   node dist-test/bench/exec-attach.js [exec-iterations=30] [attach-iterations=5]
  * Writes the "exec and attach" section of docs/benchmarks.md and prints it.
  */
 import { spawn } from 'node:child_process';

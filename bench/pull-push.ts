@@ -8,7 +8,7 @@
  * are its only ones). Push: the pulled image tagged into a fresh registry each run
  * (nothing to mount or skip). Medians of RUNS (default 3).
  *
- * Run: npx tsc -p . && node dist/bench/pull-push.js   (as root; needs dockerd on PATH)
+ * Run: npm run build:test && node dist-test/bench/pull-push.js   (as root; needs dockerd on PATH)
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

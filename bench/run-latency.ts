@@ -1,7 +1,7 @@
 /**
  * `docker run --rm --network none busybox true` latency: stevedore vs Docker 20.10 vs a
  * bare `runc run` of an equivalent bundle. Usage (as root, after `npm run setup`):
- *   node dist/bench/run-latency.js [iterations=30]
+ *   node dist-test/bench/run-latency.js [iterations=30]
  * Writes a section of docs/benchmarks.md and prints the same table.
  */
 import * as fs from 'node:fs';

@@ -10,10 +10,10 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # Debian packages. Runtime: runc (crun also works), iptables, iproute2, tini (--init),
 # zstd (zstd layers). Build: make and a C compiler for native/. Tests: busybox-static
 # (the test image), docker-registry (a real registry on 127.0.0.1), docker-compose and
-# python3-docker (real clients). Never a package that starts a daemon on
+# python3-docker (real clients), strace (the exec hardening test). Never a package that starts a daemon on
 # /var/run/docker.sock: the docker CLI is only installed where none is on PATH, and
 # Debian ships it only inside docker.io, so then we take the client binary alone.
-pkgs=(runc crun iptables iproute2 tini zstd make gcc g++ python3 libseccomp-dev busybox-static docker-registry docker-compose python3-docker openssl apache2-utils)
+pkgs=(runc crun iptables iproute2 tini zstd make gcc g++ python3 libseccomp-dev busybox-static docker-registry docker-compose python3-docker openssl apache2-utils strace)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -44,4 +44,4 @@ fi
 
 # Native addon and shim, then TypeScript.
 bash scripts/build-native.sh
-npx tsc -p tsconfig.json
+npx tsc -p tsconfig.build.json

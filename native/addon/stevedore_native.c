@@ -432,6 +432,11 @@ static napi_value js_send_fd(napi_env env, napi_callback_info info);
 static napi_value js_spawn_ready(napi_env env, napi_callback_info info);
 static napi_value js_waitpid_nohang(napi_env env, napi_callback_info info);
 
+/* confinement of the docker cp helper: defined in its own block at the end of the file */
+static napi_value js_chroot_fd(napi_env env, napi_callback_info info);
+static napi_value js_open_tree(napi_env env, napi_callback_info info);
+static napi_value js_move_mount(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -446,6 +451,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"sendFd", NULL, js_send_fd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},
     {"waitpidNoHang", NULL, js_waitpid_nohang, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chrootFd", NULL, js_chroot_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"openTree", NULL, js_open_tree, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"moveMount", NULL, js_move_mount, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
@@ -674,4 +682,80 @@ static napi_value js_waitpid_nohang(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "code", code);
   napi_set_named_property(env, out, "signal", sig);
   return out;
+}
+
+/* ---- confinement ----
+ * chrootFd(fd): makes the directory open as `fd` the process's root and working
+ * directory: fchdir(fd), chroot("."), chdir("/"). The docker cp helper
+ * (src/daemon/containers/archive/helper.ts) calls it once, before touching any path
+ * of the container, so that every later path lookup (symbolic links and `..`
+ * included) resolves inside the container's root, whatever the container swaps in.
+ * It does not close `fd`. Threads share the root (no CLONE_FS unshare is made). */
+static napi_value js_chroot_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  uint32_t fd;
+  if (!get_args(env, info, 1, argv) || !get_u32(env, argv[0], &fd)) return NULL;
+  if (fchdir((int)fd) < 0) return throw_errno(env, "fchdir", NULL, errno);
+  if (chroot(".") < 0) return throw_errno(env, "chroot", NULL, errno);
+  if (chdir("/") < 0) return throw_errno(env, "chdir", "/", errno);
+  return undef(env);
+}
+
+/* openTree(path, readOnly) → fd: open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE |
+ * OPEN_TREE_CLOEXEC: a detached copy of the mount tree at `path` (a recursive bind
+ * mount not attached anywhere yet), made read-only (mount_setattr MOUNT_ATTR_RDONLY,
+ * recursively) when asked. The copy helper takes the container's mount sources this
+ * way before its chroot and attaches them inside it with moveMount. */
+#include <sys/syscall.h>
+#include <fcntl.h>
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+struct stevedore_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+
+static napi_value js_open_tree(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char src[PATH_BUF];
+  bool ro;
+  if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], src, sizeof src)) return NULL;
+  if (napi_get_value_bool(env, argv[1], &ro) != napi_ok) {
+    napi_throw_type_error(env, NULL, "readOnly must be a boolean");
+    return NULL;
+  }
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (fd < 0) return throw_errno(env, "open_tree", src, errno);
+  if (ro) {
+    struct stevedore_mount_attr attr = { MOUNT_ATTR_RDONLY, 0, 0, 0 };
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+      int e = errno;
+      close(fd);
+      return throw_errno(env, "mount_setattr", src, e);
+    }
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+/* moveMount(fd, target): move_mount(2) of the detached tree `fd` onto `target` (a path
+ * resolved from the process's root and working directory, i.e. inside the chroot). */
+static napi_value js_move_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint32_t fd;
+  char tgt[PATH_BUF];
+  if (!get_args(env, info, 2, argv) || !get_u32(env, argv[0], &fd) || !get_str(env, argv[1], tgt, sizeof tgt)) return NULL;
+  if (syscall(SYS_move_mount, (int)fd, "", AT_FDCWD, tgt, MOVE_MOUNT_F_EMPTY_PATH) < 0) return throw_errno(env, "move_mount", tgt, errno);
+  return undef(env);
 }

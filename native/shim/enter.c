@@ -3,6 +3,7 @@
  * `runc exec` would put it; docs/shim.md lists them. */
 #define _GNU_SOURCE
 #include "enter.h"
+#include "child.h"
 #include "fdpass.h"
 
 #include <errno.h>
@@ -558,13 +559,14 @@ static int read_last_cap(void)
 __attribute__((noreturn)) static void setup_main(const struct enter_spec *s, int sp, pid_t init, int tty, int in,
 						 int out, int errfd)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Non-dumpable first, before joining anything, as runc's nsexec (the CVE-2016-9962 class):
+	 * otherwise a process in the container could ptrace this one, or open its
+	 * /proc/<pid>/ files, while it still holds the shim's view of the host. execve
+	 * resets the flag for the container's program. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail(sp, "failed to set process as non-dumpable: %s", strerror(errno));
 	/* Ignored dispositions survive exec: the process must not inherit the shim's. */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	child_default_signals();
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int last_cap = read_last_cap();
 	if (null_fd < 0)

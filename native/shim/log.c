@@ -3,7 +3,9 @@
  * Escaping follows Docker's encoder: \" \\ \n \r \t, other control bytes and <>& as
  * \u00XX, U+2028/U+2029 escaped, invalid UTF-8 bytes replaced by \ufffd.
  * Rotation follows Docker: before a write, when the file has reached max_size, rename
- * log.(n-1) -> log.n ... log -> log.1 and start a new empty file. */
+ * log.(n-1) -> log.n ... log -> log.1 and start a new empty file.
+ * A write that fails (a full disk) follows Docker's copier: the output is dropped, the
+ * container never blocked; the failure is reported once, then as counts (docs/shim.md). */
 #define _GNU_SOURCE
 #include "log.h"
 
@@ -49,21 +51,89 @@ int log_open(struct logfile *l, const char *path, long long max_size, int max_fi
 	l->max_size = max_size;
 	l->max_files = max_files;
 	l->size = 0;
+	l->disk = 0;
+	l->fail_errno = 0;
+	l->dropping = 0;
+	l->dropped = 0;
 	if (path == NULL)
 		return 0;
 	l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (l->fd < 0)
 		return -errno;
 	if (fstat(l->fd, &st) == 0)
-		l->size = st.st_size;
+		l->size = l->disk = st.st_size;
 	return 0;
+}
+
+/* Raw bytes of container output in the entries batched in wbuf (dropped if the write fails). */
+static unsigned long long wraw;
+
+static void after_ms(struct timespec *t, const struct timespec *now, long ms)
+{
+	t->tv_sec = now->tv_sec + ms / 1000;
+	t->tv_nsec = now->tv_nsec + (ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+static int reached(const struct timespec *now, const struct timespec *t)
+{
+	return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
+}
+
+/* A failed write: the file is cut back to its last whole entry, the batch is dropped,
+ * and output is dropped unformatted until the next try. Reported once when it begins,
+ * then once every LOG_REPORT_S seconds with the count (log_sync). */
+static void write_failed(struct logfile *l, int err)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ftruncate(l->fd, l->disk) < 0) {
+		struct stat st; /* cannot cut back: go on from wherever the file ends */
+		if (fstat(l->fd, &st) == 0)
+			l->disk = st.st_size;
+	}
+	l->size = l->disk;
+	l->dropped += wraw;
+	if (l->fail_errno == 0) {
+		fprintf(stderr, "shim: write log %s: %s; dropping the container's output until it can be written\n", l->path,
+			strerror(err));
+		after_ms(&l->report_at, &now, LOG_REPORT_S * 1000L);
+	}
+	l->fail_errno = err;
+	l->dropping = 1;
+	after_ms(&l->retry_at, &now, LOG_RETRY_MS);
 }
 
 void log_sync(struct logfile *l)
 {
-	if (wlen > 0 && l->fd >= 0 && write_all(l->fd, wbuf, wlen) < 0)
-		perror("shim: write log");
+	if (l->dropping) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (reached(&now, &l->report_at)) {
+			fprintf(stderr, "shim: write log %s: %s; %llu bytes of output dropped so far\n", l->path, strerror(l->fail_errno),
+				l->dropped);
+			after_ms(&l->report_at, &now, LOG_REPORT_S * 1000L);
+		}
+		if (reached(&now, &l->retry_at))
+			l->dropping = 0; /* the next chunk is formatted and written again: a try */
+	} else if (wlen > 0 && l->fd >= 0) {
+		int r = write_all(l->fd, wbuf, wlen);
+		if (r < 0) {
+			write_failed(l, -r);
+		} else {
+			l->disk += (long long)wlen;
+			if (l->fail_errno != 0) {
+				fprintf(stderr, "shim: write log %s: writable again; %llu bytes of output dropped\n", l->path, l->dropped);
+				l->fail_errno = 0;
+				l->dropped = 0;
+			}
+		}
+	}
 	wlen = 0;
+	wraw = 0;
 }
 
 static void rotate(struct logfile *l)
@@ -88,6 +158,7 @@ static void rotate(struct logfile *l)
 	if (l->fd < 0)
 		perror("shim: reopen log");
 	l->size = 0;
+	l->disk = 0;
 }
 
 /* The seconds part is formatted once per second. */
@@ -251,12 +322,25 @@ static void log_entry(struct logfile *l, const char *stream, const char *p, size
 	size_t k, sl;
 	if (l->path == NULL || n == 0)
 		return;
+	if (l->dropping) {
+		l->dropped += n;
+		return;
+	}
 	if (l->max_size > 0 && l->size >= l->max_size)
 		rotate(l);
 	if (l->fd < 0)
 		return;
-	if (wlen >= WBUF_SOFT || sizeof wbuf - wlen < n * 6 + 256)
+	if (l->dropping) { /* the batch written before the rotation failed */
+		l->dropped += n;
+		return;
+	}
+	if (wlen >= WBUF_SOFT || sizeof wbuf - wlen < n * 6 + 256) {
 		log_sync(l);
+		if (l->dropping) {
+			l->dropped += n;
+			return;
+		}
+	}
 	char *entry = wbuf + wlen;
 	memcpy(entry, "{\"log\":\"", 8);
 	k = 8;
@@ -276,11 +360,17 @@ static void log_entry(struct logfile *l, const char *stream, const char *p, size
 	memcpy(entry + k, "\"}\n", 3);
 	k += 3;
 	wlen += k;
+	wraw += n;
 	l->size += (long long)k;
 }
 
 void log_feed(struct logfile *l, struct linebuf *b, const char *p, size_t n)
 {
+	if (l->dropping) { /* no line splitting, no formatting: a count */
+		l->dropped += n + b->len;
+		b->len = 0;
+		return;
+	}
 	while (n > 0) {
 		size_t room = LINE_BUF_MAX - b->len;
 		size_t take = n < room ? n : room;
@@ -304,7 +394,12 @@ void log_feed(struct logfile *l, struct linebuf *b, const char *p, size_t n)
 
 void log_flush(struct logfile *l, struct linebuf *b)
 {
+	l->dropping = 0; /* a last try for the tail */
 	log_entry(l, b->stream, b->buf, b->len);
 	b->len = 0;
 	log_sync(l);
+	if (l->fail_errno != 0 && l->dropped > 0) {
+		fprintf(stderr, "shim: write log %s: %s; %llu bytes of output dropped\n", l->path, strerror(l->fail_errno), l->dropped);
+		l->dropped = 0;
+	}
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../engine/errdefs';
 import type { Logger } from '../engine/log';
+import { type GoType, goDecode } from './jsonfold';
 import { type ApiVersion, versionAtLeast, versionLessThan } from './version';
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
@@ -59,6 +60,9 @@ export class RequestContext {
         if (!this.res!.writableFinished) gone();
       });
       this.upgradeSocket?.on('close', gone);
+      // The client may have left before the handler first asked (its 'close' already fired).
+      const sock = this.upgradeSocket ?? this.req.socket;
+      if (sock?.destroyed && !this.res?.writableFinished) gone();
     }
     return this.abort.signal;
   }
@@ -139,8 +143,12 @@ export class RequestContext {
    * Reads and parses a JSON body. An empty body gives `undefined`. A body with a
    * Content-Type other than application/json, malformed JSON, or one larger than
    * `limit` → 400 (the connection is kept usable by draining what was sent).
+   *
+   * With `schema` (a Go type from ./jsonfold), the body is decoded as Docker's Go
+   * decoder would: field names matched case-insensitively, duplicate keys and `null`
+   * as in Go, Go's type errors; the result carries the canonical field names.
    */
-  async json(limit = MAX_JSON_BODY): Promise<unknown> {
+  async json(limit = MAX_JSON_BODY, schema?: GoType): Promise<unknown> {
     if (!this.hasBody()) return undefined;
     const ct = this.req.headers['content-type'];
     if (ct !== undefined && !/^application\/json\b/i.test(ct.split(';')[0]!.trim())) {
@@ -149,11 +157,14 @@ export class RequestContext {
     }
     const body = await this.rawBody(limit);
     if (body.length === 0) return undefined;
+    const text = body.toString('utf8');
+    let parsed: unknown;
     try {
-      return JSON.parse(body.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch (err) {
       throw invalidArgument(`invalid JSON: ${(err as Error).message}`);
     }
+    return schema ? goDecode(text, schema) : parsed;
   }
 
   /** Reads the whole body up to `limit` bytes; 400 when larger. */
@@ -172,30 +183,7 @@ export class RequestContext {
       if (want > limit) throw invalidArgument(`request body too large (${want} bytes, limit ${limit})`);
       const sock = this.upgradeSocket;
       while (size < want) {
-        const chunk = await new Promise<Buffer | null>((resolve, reject) => {
-          const onData = (c: Buffer) => {
-            cleanup();
-            resolve(c);
-          };
-          const onEnd = () => {
-            cleanup();
-            resolve(null);
-          };
-          const onErr = (e: Error) => {
-            cleanup();
-            reject(e);
-          };
-          const cleanup = () => {
-            sock.off('data', onData);
-            sock.off('end', onEnd);
-            sock.off('error', onErr);
-            sock.pause();
-          };
-          sock.on('data', onData);
-          sock.on('end', onEnd);
-          sock.on('error', onErr);
-          sock.resume();
-        });
+        const chunk = await readChunk(sock);
         if (chunk === null) break;
         chunks.push(chunk);
         size += chunk.length;
@@ -216,6 +204,35 @@ export class RequestContext {
       chunks.push(b);
     }
     return Buffer.concat(chunks);
+  }
+
+  /**
+   * Reads and drops the request's body, for endpoints that take none but hijack the
+   * connection (attach): Docker never reads an attach body, so what a client sends with
+   * the request (dockerode sends its options as JSON) is not the container's stdin. On
+   * an upgrade exactly Content-Length bytes are taken (a chunked upgrade is left alone:
+   * its "body" is the client's stream, as dockerode writes stdin after the upgrade);
+   * later bytes stay for the hijacked stream.
+   */
+  async discardBody(): Promise<void> {
+    const want = Number(this.req.headers['content-length'] ?? 0);
+    if (!this.upgradeSocket) {
+      if (!this.hasBody() || !(want > 0)) return;
+      for await (const _ of this.req) void _;
+      return;
+    }
+    if (!(want > 0)) return;
+    let head = this.upgradeHead ?? Buffer.alloc(0);
+    let left = want;
+    const sock = this.upgradeSocket;
+    while (left > head.length) {
+      left -= head.length;
+      const next = await readChunk(sock);
+      if (next === null) throw invalidArgument('unexpected EOF in the request body');
+      head = next;
+    }
+    const rest = head.subarray(left);
+    this.upgradeHead = rest.length ? rest : undefined;
   }
 
   /** Writes a JSON response with the given status. */
@@ -273,6 +290,39 @@ export class RequestContext {
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
   }
+}
+
+/**
+ * The next chunk an upgraded socket delivers, or null at its end; rejects on a socket
+ * error. Reads with 'readable' and read(), not 'data' and pause(): once the last
+ * 'readable' listener is gone the socket is back in its initial state, so whoever takes
+ * it next (the ws package, a splice) starts it by adding a 'data' listener, as usual.
+ */
+function readChunk(sock: Duplex): Promise<Buffer | null> {
+  return new Promise<Buffer | null>((resolve, reject) => {
+    const cleanup = () => {
+      sock.off('readable', onReadable);
+      sock.off('end', onEnd);
+      sock.off('error', onErr);
+    };
+    const onReadable = () => {
+      const c = sock.read() as Buffer | null;
+      if (c === null) return;
+      cleanup();
+      resolve(c);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(null);
+    };
+    const onErr = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    sock.on('readable', onReadable);
+    sock.on('end', onEnd);
+    sock.on('error', onErr);
+  });
 }
 
 /** Headers Docker puts on every response. */

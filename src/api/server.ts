@@ -77,7 +77,11 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
       await match.route.handler(ctx);
     } catch (err) {
       const { status } = describeError(err);
-      if (status >= 500) log.error('request failed', { method: req.method, url: req.url, err });
+      // A client that hung up ends its request with whatever error the work stopped
+      // on (an abort, a premature close): that is not a daemon failure.
+      const gone = (socket ?? req.socket)?.destroyed === true && !res?.writableFinished;
+      if (gone) log.debug('client went away', { method: req.method, url: req.url, err });
+      else if (status >= 500) log.error('request failed', { method: req.method, url: req.url, err });
       else log.debug('request error', { method: req.method, url: req.url, status, err });
       if (ctx?.hijacked) {
         if (socket) socket.destroy();

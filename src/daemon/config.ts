@@ -27,6 +27,12 @@ export interface DaemonConfig {
   labels: string[];
   liveRestore: boolean;
   configFile: string | undefined;
+  /**
+   * How exec processes start (docs/shim.md, "Direct exec"): `direct` (default), the shim
+   * enters the container; `runtime`, always `runtime exec` (for comparisons and as an
+   * escape hatch). Set from `STEVEDORE_EXEC` by the executable (src/cmd/stevedored/main.ts).
+   */
+  execMode?: 'direct' | 'runtime';
 }
 
 export const DEFAULT_SOCKET = 'unix:///var/run/docker.sock';

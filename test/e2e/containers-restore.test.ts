@@ -5,56 +5,19 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { type Target, startTarget, targetKind, unmountBelow } from '../helpers/target';
-import { importBusybox } from '../helpers/busybox';
-import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+import type { Target } from '../helpers/target';
+import { DaemonRestart, killDaemon } from '../helpers/restart';
+import { alive, until } from '../helpers/wait';
 
 describe('live restore', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-e2e-'));
-  let first: Target;
-  let second: Target | undefined;
+  const daemons = new DaemonRestart();
 
-  before(async () => {
-    // Docker needs live-restore switched on; stevedore always live-restores.
-    fs.writeFileSync(path.join(dir, 'daemon.json'), JSON.stringify({ 'live-restore': true }));
-    first = await startTarget({ dir, kind: targetKind() });
-    await importBusybox(first);
-  });
-
-  after(async () => {
-    const t = second ?? first;
-    await removeAllContainers(t);
-    await assertNoContainerLeftovers(t);
-    await second?.stop();
-    await first.stop();
-    const left = unmountBelow(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    // A SIGKILLed dockerd leaves its data root's own bind mount behind; stevedore must leave nothing.
-    if (first.kind === 'stevedore') assert.deepEqual(left, [], 'mounts left behind');
-  });
+  before(() => daemons.start());
+  after(() => daemons.cleanup());
 
   it('keeps containers running across a daemon crash and records exits that happened meanwhile', async () => {
     const d = (t: Target, args: string[]) => t.docker(args);
+    const first = daemons.first;
     const tick = await d(first, ['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done']);
     assert.equal(tick.code, 0, tick.stderr);
     const late = await d(first, ['run', '-d', '--name', 'late', 'busybox', 'sh', '-c', 'sleep 2; exit 42']);
@@ -63,19 +26,17 @@ describe('live restore', () => {
     assert.match(pid, /^[1-9]\d*$/);
     const latePid = Number((await d(first, ['inspect', '-f', '{{.State.Pid}}', 'late'])).stdout.trim());
 
-    process.kill(first.pid, 'SIGKILL');
-    await until(() => !alive(first.pid), 'the daemon to die');
-    await until(() => !alive(latePid), 'the second container to exit while the daemon is down');
+    await killDaemon(first);
+    await until(() => !alive(latePid), 'the second container to exit while the daemon is down', { tries: 600 });
     assert.ok(alive(Number(pid)), 'the container survived the daemon');
 
-    second = await startTarget({ dir, kind: targetKind() });
-    const s = second;
+    const s = await daemons.restart();
     assert.equal((await d(s, ['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', 'ticker'])).stdout.trim(), `running ${pid}`);
     assert.equal((await d(s, ['wait', 'late'])).stdout.trim(), '42');
     assert.equal((await d(s, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'late'])).stdout.trim(), 'exited 42');
 
     // Logs continue in the same file: every number, in order, without a gap.
-    await until(async () => (await d(s, ['logs', '--tail', '1', 'ticker'])).stdout.trim() !== '', 'new log lines');
+    await until(async () => (await d(s, ['logs', '--tail', '1', 'ticker'])).stdout.trim() !== '', 'new log lines', { tries: 600 });
     const follow = d(s, ['logs', '-f', 'ticker']);
     const stop = await d(s, ['stop', '-t', '1', 'ticker']);
     assert.equal(stop.code, 0, stop.stderr);

@@ -10,15 +10,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Target, startTarget, targetKind } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
-import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
+import { assertNoContainerLeftovers, dockerOk, removeAllContainers } from '../helpers/containers';
 
 describe('containers', () => {
   let t: Target;
-  const ok = async (args: string[], opts?: { input?: string }) => {
-    const r = await t.docker(args, opts);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}\n${t.kind === 'stevedore' ? t.logs().slice(-2000) : ''}`);
-    return r.stdout;
-  };
+  const ok = (args: string[], opts?: { input?: string }) => dockerOk(t, args, opts);
 
   before(async () => {
     t = await startTarget();

@@ -18,7 +18,7 @@ import * as zlib from 'node:zlib';
 import { LocalContentStore } from '../../src/engine/content';
 import { MediaType, RegistryClient } from '../../src/engine/distribution';
 import { makeBusyboxTar } from '../helpers/busybox';
-import { canMakeBcrypt, makeTestImage, startRecordingProxy, startRegistry, type RecordingProxy, type TestImage, type TestRegistry } from '../helpers/registry';
+import { canMakeBcrypt, makeTestImage, pushTestImage, startRecordingProxy, startRegistry, type RecordingProxy, type TestRegistry } from '../helpers/registry';
 import { startTokenServer, type TokenServer } from '../helpers/token-server';
 import { type Target, startTarget, targetKind, waitForExit } from '../helpers/target';
 
@@ -28,18 +28,6 @@ function ok(r: { code: number; stdout: string; stderr: string }, what: string): 
 }
 
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
-
-/** Pushes a hand-made image to `ref` with the engine's client (no daemon involved). */
-async function pushTestImage(dir: string, ref: string, img: TestImage): Promise<void> {
-  const store = new LocalContentStore(dir);
-  for (const b of [img.config, ...img.layers, img.manifest]) await store.put(b.bytes, b.digest);
-  const client = new RegistryClient();
-  try {
-    await client.pushImage(ref, { target: { mediaType: img.manifest.mediaType, digest: img.manifest.digest, size: img.manifest.size }, provider: store });
-  } finally {
-    client.close();
-  }
-}
 
 interface Inspect {
   Id: string;

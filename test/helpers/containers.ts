@@ -7,6 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Target } from './target';
 
+/**
+ * Runs `docker args` on the target and asserts that it exits 0 (the message holds its
+ * stderr and, on stevedore, the end of the daemon's log); returns its stdout.
+ */
+export async function dockerOk(t: Target, args: string[], opts?: { input?: string }): Promise<string> {
+  const r = await t.docker(args, opts);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}\n${t.kind === 'stevedore' ? t.logs().slice(-2000) : ''}`);
+  return r.stdout;
+}
+
 /** `docker rm -f` of every container of the target. */
 export async function removeAllContainers(t: Target): Promise<void> {
   const ids = (await t.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);

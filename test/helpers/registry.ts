@@ -14,6 +14,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalContentStore } from '../../src/engine/content';
+import { RegistryClient } from '../../src/engine/distribution';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -231,6 +233,18 @@ export async function makeTestImage(opts: { architecture?: string; variant?: str
   };
   const mbytes = Buffer.from(JSON.stringify(m, null, 3));
   return { config, layers, manifest: { digest: sha(mbytes), size: mbytes.length, mediaType: m.mediaType, bytes: mbytes } };
+}
+
+/** Pushes a hand-made image to `ref` with the engine's client (no daemon involved). */
+export async function pushTestImage(dir: string, ref: string, img: TestImage): Promise<void> {
+  const store = new LocalContentStore(dir);
+  for (const b of [img.config, ...img.layers, img.manifest]) await store.put(b.bytes, b.digest);
+  const client = new RegistryClient();
+  try {
+    await client.pushImage(ref, { target: { mediaType: img.manifest.mediaType, digest: img.manifest.digest, size: img.manifest.size }, provider: store });
+  } finally {
+    client.close();
+  }
 }
 
 /** One request a {@link RecordingProxy} forwarded. */

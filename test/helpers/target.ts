@@ -116,7 +116,29 @@ export async function startTarget(opts: StartOptions = {}): Promise<Target> {
   fs.closeSync(out);
   const state = { exited: false, logs: () => fs.readFileSync(logFile, 'utf8') };
   const exited = new Promise<void>((resolve) => child.on('exit', () => ((state.exited = true), resolve())));
-  await waitForPing(socket, 30_000, state);
+  // A test whose `after` fails before `stop()` must still end (and report the failure),
+  // not hang on the daemon it started: the child does not hold the test process open,
+  // and is killed when the test process exits.
+  child.unref();
+  const killOnExit = () => {
+    if (!state.exited) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
+  try {
+    await waitForPing(socket, 30_000, state);
+  } catch (err) {
+    // a daemon that never answered leaves nothing behind either: its process, mounts, temp dir
+    if (!state.exited) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    if (!opts.dir) {
+      unmountBelow(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    throw err;
+  }
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, HOME: home, DOCKER_CONFIG: path.join(home, '.docker'), DOCKER_CLI_HINTS: 'false' };
   delete env.DOCKER_CONTEXT;
   delete env.DOCKER_TLS_VERIFY;

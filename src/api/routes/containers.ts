@@ -1,44 +1,99 @@
 /**
  * Container routes: create, inspect, list, lifecycle (start/stop/kill/restart/wait/
  * pause/unpause/rm/rename/update/prune), logs, attach (hijacked), top, stats, resize.
- * Thin: parse and validate, call the ContainerService, serialize.
+ * Thin: parse and validate, call the backend, serialize and frame.
  */
 import * as net from 'node:net';
-import type { Writable } from 'node:stream';
-import type { AttachStream, ContainerService, WaitCondition } from '../../daemon/containers/service';
+import type { AttachRequest, AttachStream, CreateRequest, WaitCondition } from '../../daemon/containers/service';
 import { parseCreateBody, parseUpdateBody } from '../../daemon/containers/validate';
-import { filterContainers } from '../../daemon/containers/list';
-import { inspectView, summaryView } from '../../daemon/containers/views';
-import { parseTimestamp, readJsonLog } from '../../daemon/containers/logs';
-import { emptyPrecpu, emptySample, sample } from '../../daemon/containers/stats';
-import { top } from '../../daemon/containers/top';
-import { isRunning } from '../../daemon/containers/state';
+import { type ImageGraph, containerSizes, listSummaries } from '../../daemon/containers/list';
+import type { ContainerPaths } from '../../daemon/containers/files';
 import type { ContainerRecord } from '../../daemon/containers/model';
-import { invalidArgument, notImplemented } from '../../engine/errdefs';
-import type { RequestContext } from '../context';
+import type { HostConfig } from '../../daemon/containers/types';
+import { inspectView } from '../../daemon/containers/views';
+import { type ContainerLogsRequest, type LogEntry, detailsPrefix, parseTimestamp } from '../../daemon/containers/logs';
+import type { StatsDocument, StatsOptions } from '../../daemon/containers/stats';
+import { top, validatePsArgs } from '../../daemon/containers/top';
+import { StevedoreError, invalidArgument, kindOf } from '../../engine/errdefs';
+import { MAX_JSON_BODY, type RequestContext } from '../context';
+import { ContainerCreateBody, ContainerUpdateBody } from '../jsonfold';
 import type { Route } from '../router';
-import { STDERR, STDOUT, frame } from '../streams';
+import { STDERR, STDOUT, frame, writeChunk } from '../streams';
 import { parseDetachKeys } from '../../daemon/exec/keys';
 import { splice } from '../../daemon/exec/splice';
 
-export interface ContainersBackend {
-  containers: ContainerService;
-  /** ids of the container's exec instances that have not exited (inspect's ExecIDs) */
-  execIds?: (containerId: string) => string[] | null;
-  /** whether container `c` was created from the image `ref` (for the `ancestor` filter) */
-  imageMatches?: (c: ContainerRecord, ref: string) => boolean;
+// ---------- backend: what these routes need of the daemon (moby's router/container/backend.go) ----------
+
+/** Containers by reference, and their views' inputs. */
+export interface ContainerQueryBackend {
+  /** Resolves an id, unique id prefix or name. Throws not-found. */
+  get(ref: string): ContainerRecord;
+  list(): ContainerRecord[];
+  sizeRw(id: string): Promise<number>;
+  paths(id: string): ContainerPaths;
+  rootfsDir(id: string): string;
+  pids(ref: string): Promise<number[]>;
+  /** Publishes a container event for an action done by a route (`top`). */
+  emit(ref: string, action: string, extra?: Record<string, string>): void;
 }
 
-function defaultImageMatches(c: ContainerRecord, ref: string): boolean {
-  if (c.imageRef === ref || c.image === ref || c.image === `sha256:${ref}`) return true;
-  if (/^[0-9a-f]{4,64}$/.test(ref) && c.image.startsWith(`sha256:${ref}`)) return true;
-  const noTag = (r: string) => r.replace(/:[^/:]+$/, '');
-  return !ref.includes(':') && noTag(c.imageRef) === ref;
+/** Creating, changing and removing containers. */
+export interface ContainerLifecycleBackend {
+  create(req: CreateRequest): Promise<{ id: string; warnings: string[] }>;
+  start(ref: string): Promise<void>;
+  stop(ref: string, timeout?: number, signal?: string): Promise<void>;
+  restart(ref: string, timeout?: number): Promise<void>;
+  kill(ref: string, signal?: string): Promise<void>;
+  pause(ref: string): Promise<void>;
+  unpause(ref: string): Promise<void>;
+  wait(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<number>;
+  remove(ref: string, opts?: { force?: boolean; removeVolumes?: boolean }): Promise<void>;
+  rename(ref: string, newName: string): Promise<void>;
+  update(ref: string, body: HostConfig): Promise<string[]>;
+  prune(match: (c: ContainerRecord) => boolean): Promise<{ deleted: string[]; reclaimed: number }>;
+  resize(ref: string, h: number, w: number): Promise<void>;
+}
+
+/** Attaching to a container's stdio. */
+export interface ContainerAttachBackend {
+  /** Records that a client attached (Docker's `attach` event). */
+  attached(id: string): void;
+  attachClient(ref: string, req: AttachRequest, signal?: AbortSignal): Promise<AttachStream>;
+}
+
+/** The daemon's log reader (daemon/containers/logs.ts). */
+export interface ContainerLogsBackend {
+  /** A container's log entries; throws (before the first) not-found, invalid-argument, not-implemented. */
+  read(ref: string, r: ContainerLogsRequest): AsyncIterable<LogEntry>;
+  /** What was logged so far (attach's `logs=1`). */
+  logged(ref: string, streams: { stdout: boolean; stderr: boolean }): AsyncIterable<LogEntry>;
+}
+
+/** The daemon's stats (daemon/containers/stats.ts, over engine/metrics). */
+export interface ContainerStatsBackend {
+  /** The documents of one stats request; throws not-found before the first. */
+  documents(ref: string, o: StatsOptions): AsyncIterable<StatsDocument>;
+}
+
+/** The storage driver's description of a container's writable snapshot (inspect's GraphDriver.Data). */
+export interface GraphDriverBackend {
+  driverData(snapshotKey: string): { data: { LowerDir?: string; UpperDir: string; WorkDir: string } } | undefined;
+}
+
+export interface ContainersBackend {
+  containers: ContainerQueryBackend & ContainerLifecycleBackend & ContainerAttachBackend;
+  logs: ContainerLogsBackend;
+  stats: ContainerStatsBackend;
+  /** the snapshotter's layout data; without it inspect shows only MergedDir */
+  graphDriver?: GraphDriverBackend;
+  /** ids of the container's exec instances that have not exited (inspect's ExecIDs) */
+  execIds?: (containerId: string) => string[] | null;
+  /** the image graph: the `ancestor` filter, the list's `Image`, `SizeRootFs` */
+  images: ImageGraph;
 }
 
 async function create(b: ContainersBackend, ctx: RequestContext): Promise<void> {
-  const body = await ctx.json();
-  const { config, hostConfig } = parseCreateBody(body);
+  const { config, hostConfig } = parseCreateBody(await ctx.json(MAX_JSON_BODY, ContainerCreateBody));
   const name = ctx.string('name');
   const r = await b.containers.create({ ...(name ? { name } : {}), config, hostConfig });
   ctx.send(201, { Id: r.id, Warnings: r.warnings });
@@ -46,28 +101,20 @@ async function create(b: ContainersBackend, ctx: RequestContext): Promise<void> 
 
 async function list(b: ContainersBackend, ctx: RequestContext): Promise<void> {
   const limit = ctx.int('limit');
-  const found = filterContainers(
-    b.containers.list(),
-    { all: ctx.bool('all'), filters: ctx.filters(), ...(limit !== undefined ? { limit } : {}) },
-    b.imageMatches ?? defaultImageMatches,
-  );
-  const size = ctx.bool('size');
-  const out = [];
-  for (const c of found) {
-    const rw = size ? await b.containers.sizeRw(c.id).catch(() => 0) : 0;
-    out.push(summaryView(c, size ? { rw, rootFs: rw } : undefined));
-  }
-  ctx.send(200, out);
+  const o = { all: ctx.bool('all'), filters: ctx.filters(), size: ctx.bool('size'), ...(limit !== undefined ? { limit } : {}) };
+  ctx.send(200, await listSummaries(b, o));
 }
 
 async function inspect(b: ContainersBackend, ctx: RequestContext): Promise<void> {
   const c = b.containers.get(ctx.param('id'));
   const size = ctx.bool('size');
-  const rw = size ? await b.containers.sizeRw(c.id).catch(() => 0) : undefined;
+  const sizes = size ? await containerSizes(b, c) : undefined;
+  const driver = b.graphDriver?.driverData(c.snapshotKey)?.data;
   const view = inspectView(c, {
     paths: b.containers.paths(c.id),
     rootfsDir: b.containers.rootfsDir(c.id),
-    ...(rw !== undefined ? { sizeRw: rw, sizeRootFs: rw } : {}),
+    ...(driver ? { snapshotDir: { ...(driver.LowerDir !== undefined ? { lower: driver.LowerDir } : {}), upper: driver.UpperDir, work: driver.WorkDir } } : {}),
+    ...(sizes ? { sizeRw: sizes.rw, sizeRootFs: sizes.rootFs } : {}),
   });
   if (b.execIds) view.ExecIDs = b.execIds(c.id);
   ctx.send(200, view);
@@ -79,71 +126,53 @@ async function wait(b: ContainersBackend, ctx: RequestContext): Promise<void> {
   const cond = ctx.string('condition') ?? '';
   if (!CONDITIONS.has(cond)) throw invalidArgument(`invalid condition: "${cond}"`);
   const c = b.containers.get(ctx.param('id'));
-  const ac = new AbortController();
+  const signal = ctx.signal;
   const res = ctx.startStream(200, 'application/json');
-  res.on('close', () => ac.abort());
   try {
-    const code = await b.containers.wait(c.id, (cond || 'not-running') as WaitCondition, ac.signal);
+    const code = await b.containers.wait(c.id, (cond || 'not-running') as WaitCondition, signal);
     res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
   } catch (err) {
-    if (ac.signal.aborted) return;
+    if (signal.aborted) return;
     res.end(JSON.stringify({ StatusCode: -1, Error: { Message: err instanceof Error ? err.message : String(err) } }) + '\n');
   }
 }
 
 async function logs(b: ContainersBackend, ctx: RequestContext): Promise<void> {
-  const c = b.containers.get(ctx.param('id'));
-  const stdout = ctx.bool('stdout');
-  const stderr = ctx.bool('stderr');
-  if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
-  if (c.hostConfig.LogConfig?.Type === 'none') throw notImplemented('configured logging driver does not support reading');
   const tailRaw = ctx.string('tail') ?? 'all';
   const tail = tailRaw === 'all' || tailRaw === '' ? undefined : Number.parseInt(tailRaw, 10);
   const since = parseTimestamp(ctx.string('since'));
   const until = parseTimestamp(ctx.string('until'));
-  const follow = ctx.bool('follow');
   const timestamps = ctx.bool('timestamps');
+  const details = ctx.bool('details');
+  const signal = ctx.signal;
+  const c = b.containers.get(ctx.param('id'));
+  const entries = b.logs.read(c.id, {
+    stdout: ctx.bool('stdout'),
+    stderr: ctx.bool('stderr'),
+    ...(tail !== undefined && !Number.isNaN(tail) ? { tail } : {}),
+    ...(since !== undefined ? { since } : {}),
+    ...(until !== undefined ? { until } : {}),
+    follow: ctx.bool('follow'),
+    details,
+    signal,
+  });
   const tty = c.config.Tty === true;
-  const res = ctx.startStream(200, 'application/vnd.docker.raw-stream');
-  const ac = new AbortController();
-  res.on('close', () => ac.abort());
+  // Docker 20.10 (API 1.41) sets no Content-Type on logs; the raw/multiplexed stream
+  // types came with API 1.42, beyond what we serve.
+  const res = ctx.response;
+  res.writeHead(200);
+  res.flushHeaders();
   try {
-    for await (const e of readJsonLog(b.containers.paths(c.id).log, {
-      stdout,
-      stderr,
-      ...(tail !== undefined && !Number.isNaN(tail) ? { tail } : {}),
-      ...(since !== undefined ? { since } : {}),
-      ...(until !== undefined ? { until } : {}),
-      follow,
-      isLive: () => {
-        try {
-          return isRunning(b.containers.get(c.id).state.status);
-        } catch {
-          return false;
-        }
-      },
-      signal: ac.signal,
-    })) {
-      const payload = timestamps ? Buffer.concat([Buffer.from(e.time + ' '), e.log]) : e.log;
+    for await (const e of entries) {
+      // moby's WriteLogStream: [timestamp ' '] [details ' '] line
+      const head = (timestamps ? e.time + ' ' : '') + (details ? detailsPrefix(e.attrs ?? {}) : '');
+      const payload = head ? Buffer.concat([Buffer.from(head), e.log]) : e.log;
       const chunk = tty ? payload : frame(e.stream === 'stderr' ? STDERR : STDOUT, payload);
-      if (!res.write(chunk)) await drained(res);
-      if (ac.signal.aborted) break;
+      if (!(await writeChunk(res, chunk)) || signal.aborted) break;
     }
   } finally {
     res.end();
   }
-}
-
-function drained(w: Writable): Promise<void> {
-  return new Promise((r) => {
-    const done = () => {
-      w.off('drain', done);
-      w.off('close', done);
-      r();
-    };
-    w.on('drain', done);
-    w.on('close', done);
-  });
 }
 
 async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> {
@@ -155,12 +184,13 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
   const detachKeys = parseDetachKeys(ctx.string('detachKeys'));
   const tty = c.config.Tty === true;
   const stdin = opts.stdin && c.config.OpenStdin === true;
+  await ctx.discardBody(); // as Docker: an attach has no body; stdin starts after the upgrade
   const sock = ctx.hijack();
   sock.on('error', () => {});
   const ac = new AbortController();
   sock.on('close', () => ac.abort());
   if (withLogs && (opts.stdout || opts.stderr)) {
-    for await (const e of readJsonLog(b.containers.paths(c.id).log, { stdout: opts.stdout, stderr: opts.stderr, follow: false, isLive: () => false })) {
+    for await (const e of b.logs.logged(c.id, { stdout: opts.stdout, stderr: opts.stderr })) {
       sock.write(tty ? e.log : frame(e.stream === 'stderr' ? STDERR : STDOUT, e.log));
     }
   }
@@ -184,8 +214,11 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
     sock.end();
     return;
   }
-  // Docker's attach semantics (detach keys with a tty, StdinOnce, half-close): daemon/exec/splice.ts
-  await splice(sock, task, { stdin, tty, detachKeys, closeStdin: c.config.StdinOnce === true });
+  // Docker's attach semantics (detach keys with a tty, StdinOnce, half-close): daemon/exec/splice.ts.
+  // A request that was not upgraded has no input left once its body was discarded (a
+  // chunked body still streaming is the exception): its end is not the client's EOF.
+  const input = stdin && (ctx.upgradeSocket !== undefined || !ctx.req.complete);
+  await splice(sock, task, { stdin: input, tty, detachKeys, closeStdin: c.config.StdinOnce === true });
 }
 
 /** Resolves true once everything written to `sock` so far has reached the kernel. */
@@ -197,39 +230,19 @@ function flushed(sock: net.Socket): Promise<boolean> {
 }
 
 async function stats(b: ContainersBackend, ctx: RequestContext): Promise<void> {
-  const c = b.containers.get(ctx.param('id'));
-  const stream = ctx.bool('stream', true);
-  const oneShot = ctx.bool('one-shot');
-  const svc = b.containers;
-  const take = () => {
-    const cur = svc.get(c.id);
-    const base = (isRunning(cur.state.status) ? sample(svc.cgroupPath(c.id), svc.cgroupVersion) : emptySample()) as Record<string, unknown>;
-    return { ...base, name: cur.name, id: cur.id } as unknown as Record<string, unknown> & { read: unknown; cpu_stats: unknown };
-  };
+  const signal = ctx.signal;
+  const docs = b.stats.documents(ctx.param('id'), { stream: ctx.bool('stream', true), oneShot: ctx.bool('one-shot'), signal })[Symbol.asyncIterator]();
+  // the first document is awaited before the 200 goes out: a missing container is a 404
+  const first = await docs.next();
   const res = ctx.startStream(200, 'application/json');
-  let closed = false;
-  res.on('close', () => (closed = true));
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  let prev: Record<string, unknown> | undefined;
-  if (!stream) {
-    const first = take();
-    if (!oneShot && isRunning(svc.get(c.id).state.status)) {
-      await sleep(1000);
-      const second = take();
-      res.end(JSON.stringify({ ...second, preread: first.read, precpu_stats: first.cpu_stats }) + '\n');
-      return;
+  try {
+    for (let r = first; !r.done; r = await docs.next()) {
+      if (!(await writeChunk(res, JSON.stringify(r.value) + '\n'))) break;
     }
-    res.end(JSON.stringify({ ...first, preread: '0001-01-01T00:00:00Z', precpu_stats: emptyPrecpu().cpu_stats }) + '\n');
-    return;
+  } finally {
+    await docs.return?.();
+    res.end();
   }
-  while (!closed) {
-    const s = take();
-    const doc = prev ? { ...s, preread: prev.read, precpu_stats: prev.cpu_stats } : { ...s, preread: '0001-01-01T00:00:00Z', precpu_stats: emptyPrecpu().cpu_stats };
-    if (!res.write(JSON.stringify(doc) + '\n')) await drained(res);
-    prev = s;
-    await sleep(1000);
-  }
-  res.end();
 }
 
 async function prune(b: ContainersBackend, ctx: RequestContext): Promise<void> {
@@ -303,7 +316,13 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'POST',
       path: '/containers/{id}/kill',
       handler: async (ctx) => {
-        await svc.kill(id(ctx), ctx.string('signal') || 'SIGKILL');
+        try {
+          await svc.kill(id(ctx), ctx.string('signal') || 'SIGKILL');
+        } catch (err) {
+          // Docker's router wraps what ContainerKill returns (not a bad signal name), keeping its kind
+          if (kindOf(err) === 'invalid-argument') throw err;
+          throw new StevedoreError(kindOf(err), `Cannot kill container: ${id(ctx)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
         ctx.noContent();
       },
     },
@@ -312,7 +331,7 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'DELETE',
       path: '/containers/{id}',
       handler: async (ctx) => {
-        await svc.remove(id(ctx), { force: ctx.bool('force') });
+        await svc.remove(id(ctx), { force: ctx.bool('force'), removeVolumes: ctx.bool('v') });
         ctx.noContent();
       },
     },
@@ -344,7 +363,7 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'POST',
       path: '/containers/{id}/update',
       handler: async (ctx) => {
-        const body = parseUpdateBody(await ctx.json());
+        const body = parseUpdateBody(await ctx.json(MAX_JSON_BODY, ContainerUpdateBody));
         const warnings = await svc.update(id(ctx), body);
         ctx.send(200, { Warnings: warnings });
       },
@@ -353,8 +372,11 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'GET',
       path: '/containers/{id}/top',
       handler: async (ctx) => {
+        const psArgs = ctx.string('ps_args') || '-ef';
+        validatePsArgs(psArgs);
         const pids = await svc.pids(id(ctx));
-        ctx.send(200, await top(pids, ctx.string('ps_args') || '-ef'));
+        ctx.send(200, await top(pids, psArgs));
+        svc.emit(id(ctx), 'top');
       },
     },
     { method: 'GET', path: '/containers/{id}/logs', handler: (ctx) => logs(b, ctx) },

@@ -5,18 +5,31 @@
  * errors found before it (bad reference, no such manifest, access denied) are HTTP
  * statuses and later ones are in-band `errorDetail` lines, as in dockerd.
  */
-import type { ServerResponse } from 'node:http';
-import { decodeAuthHeader, type AuthConfig } from '../../engine/distribution';
+import { decodeAuthHeader, type AuthConfig, type Platform } from '../../engine/distribution';
+import type { NamedReference } from '../../engine/reference';
 import { invalidArgument } from '../../engine/errdefs';
-import type { DistributionService } from '../../daemon/distribution/service';
 import { DistributionService as Svc } from '../../daemon/distribution/service';
 import type { RequestContext } from '../context';
 import { describeError } from '../errors';
 import type { Route } from '../router';
-import { jsonError, writeJsonLine, type JsonMessage } from '../streams';
+import { jsonProgress, type JsonMessage } from '../streams';
+
+// ---------- backend: what these routes need of the daemon (moby's router/distribution/backend.go) ----------
+
+/** Progress of a pull or push, one JSON message at a time. */
+type OnMessage = (m: JsonMessage) => Promise<void>;
+
+/** Registry operations (daemon/distribution/service.ts). */
+export interface RegistryBackend {
+  pull(ref: NamedReference, o: { auth: AuthConfig; platform?: Platform; signal?: AbortSignal; onMessage: OnMessage }): Promise<unknown>;
+  push(name: string, tag: string | undefined, o: { auth: AuthConfig; signal?: AbortSignal; onMessage: OnMessage }): Promise<void>;
+  login(creds: AuthConfig, signal?: AbortSignal): Promise<{ identityToken?: string; status: string }>;
+  /** `docker manifest inspect`-like: the descriptor and platforms of a remote reference. */
+  inspect(name: string, auth: AuthConfig, signal?: AbortSignal): Promise<unknown>;
+}
 
 export interface DistributionBackend {
-  distribution: DistributionService;
+  distribution: RegistryBackend;
 }
 
 /** Credentials of `X-Registry-Auth`; a malformed header means anonymous, as in dockerd. */
@@ -31,24 +44,12 @@ function registryAuth(ctx: RequestContext): AuthConfig {
 
 
 /** Runs `fn` with a JSON-lines writer whose first write sends the 200 and the headers. */
-async function lazyProgress(ctx: RequestContext, fn: (write: (m: JsonMessage) => Promise<void>) => Promise<void>): Promise<void> {
-  let res: ServerResponse | undefined;
-  const write = (m: JsonMessage) => {
-    res ??= ctx.startStream(200, 'application/json');
-    return writeJsonLine(res, m);
-  };
-  try {
-    await fn(write);
-  } catch (err) {
-    if (!res) throw err;
-    await write(jsonError(describeError(err).message));
-  } finally {
-    res?.end();
-  }
+function lazyProgress(ctx: RequestContext, fn: (write: (m: JsonMessage) => Promise<void>) => Promise<void>): Promise<void> {
+  return jsonProgress(() => ctx.startStream(200, 'application/json'), fn, (err) => describeError(err).message);
 }
 
 /** The `fromImage` half of `POST /images/create`. */
-export function pullHandler(b: DistributionBackend): (ctx: RequestContext) => Promise<void> {
+export function pullHandler(b: { distribution: Pick<RegistryBackend, 'pull'> }): (ctx: RequestContext) => Promise<void> {
   return async (ctx) => {
     const ref = Svc.pullReference(ctx.string('fromImage') ?? '', ctx.string('tag'));
     const platform = Svc.platform(ctx.string('platform'));

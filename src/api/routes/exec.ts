@@ -1,41 +1,75 @@
 /**
  * Exec routes (`docker exec`): create, start (hijacked, or detached), resize, inspect;
  * and the websocket attach to a container (`/containers/{id}/attach/ws`). Thin: parse,
- * validate, call the ExecService / ContainerService, connect the streams.
+ * validate, call the backend, connect the streams.
  */
-import { Duplex } from 'node:stream';
+import { Duplex, Transform } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ContainerService } from '../../daemon/containers/service';
-import { readJsonLog } from '../../daemon/containers/logs';
+import type { LogEntry } from '../../daemon/containers/logs';
+import type { ContainerRecord } from '../../daemon/containers/model';
 import { parseDetachKeys } from '../../daemon/exec/keys';
-import { execInspectView, type ExecCreateRequest, type ExecService } from '../../daemon/exec/service';
+import { execInspectView, type ExecCreateRequest, type ExecRecord, type StartedExec } from '../../daemon/exec/service';
 import { splice } from '../../daemon/exec/splice';
 import { invalidArgument } from '../../engine/errdefs';
-import type { RequestContext } from '../context';
+import { MAX_JSON_BODY, type RequestContext } from '../context';
+import { ExecCreateBody, ExecStartBody } from '../jsonfold';
 import type { Route } from '../router';
 import { FrameParser, STDOUT, frame } from '../streams';
 
+// ---------- backend: what these routes need of the daemon (moby's router/container exec backend) ----------
+
+/** Exec instances (daemon/exec/service.ts). */
+export interface ExecInstancesBackend {
+  /** Creates an exec in a running container; throws not-found, conflict, invalid-argument. */
+  create(containerRef: string, body: ExecCreateRequest): { id: string };
+  /** Throws not-found. */
+  get(id: string): ExecRecord;
+  start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StartedExec>;
+  resize(id: string, height: number, width: number): Promise<void>;
+}
+
+/** What the websocket attach needs of the containers and their logs. */
+export interface WsAttachBackend {
+  /** Resolves a reference; throws not-found. */
+  get(ref: string): ContainerRecord;
+  /** Records that a client attached. */
+  attached(id: string): void;
+  /** The container's stdio as one duplex (stdcopy-framed output without a tty); undefined when it has none. */
+  attachStreams(ref: string, opts: { stdin: boolean; stdout: boolean; stderr: boolean }, signal?: AbortSignal): Promise<Duplex | undefined>;
+}
+
 export interface ExecBackend {
-  execs: ExecService;
-  containers: ContainerService;
+  execs: ExecInstancesBackend;
+  containers: WsAttachBackend;
+  /** what was logged so far (the websocket attach's `logs=1`) */
+  logs: { logged(ref: string, streams: { stdout: boolean; stderr: boolean }): AsyncIterable<LogEntry> };
 }
 
 const RAW = 'application/vnd.docker.raw-stream';
 const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
 
 async function create(b: ExecBackend, ctx: RequestContext): Promise<void> {
-  const body = (await ctx.json()) as ExecCreateRequest | undefined;
+  const body = (await ctx.json(MAX_JSON_BODY, ExecCreateBody)) as ExecCreateRequest | undefined;
   const r = b.execs.create(ctx.param('id'), body as ExecCreateRequest);
   ctx.send(201, { Id: r.id });
 }
 
+interface StartBody {
+  detach: boolean;
+  /** The start request's own Tty: it chooses the stream's framing (not the exec's Tty). */
+  tty: boolean;
+  consoleSize?: { height: number; width: number };
+}
+
 /** The exec-start body: `{"Detach":bool,"Tty":bool,"ConsoleSize":[h,w]}`. */
-function parseStartBody(body: unknown): { detach: boolean; consoleSize?: { height: number; width: number } } {
-  if (body === undefined || body === null) return { detach: false };
+function parseStartBody(body: unknown): StartBody {
+  if (body === undefined || body === null) return { detach: false, tty: false };
   if (typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('invalid exec start body');
-  const o = body as { Detach?: unknown; ConsoleSize?: unknown };
-  if (o.Detach !== undefined && o.Detach !== null && typeof o.Detach !== 'boolean') throw invalidArgument('Detach must be a boolean');
-  const out: { detach: boolean; consoleSize?: { height: number; width: number } } = { detach: o.Detach === true };
+  const o = body as { Detach?: unknown; Tty?: unknown; ConsoleSize?: unknown };
+  for (const k of ['Detach', 'Tty'] as const) {
+    if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'boolean') throw invalidArgument(`${k} must be a boolean`);
+  }
+  const out: StartBody = { detach: o.Detach === true, tty: o.Tty === true };
   const cs = o.ConsoleSize;
   if (cs !== undefined && cs !== null) {
     if (!Array.isArray(cs) || cs.length !== 2 || !cs.every((n) => Number.isInteger(n) && n >= 0 && n <= 65535)) {
@@ -48,7 +82,7 @@ function parseStartBody(body: unknown): { detach: boolean; consoleSize?: { heigh
 
 async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const id = ctx.param('id');
-  const opts = parseStartBody(await ctx.json());
+  const opts = parseStartBody(await ctx.json(MAX_JSON_BODY, ExecStartBody));
   const e = b.execs.get(id);
   if (opts.detach) {
     await b.execs.start(id, opts);
@@ -60,7 +94,10 @@ async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
     ctx.response.end();
     return;
   }
-  const contentType = !e.tty && ctx.versionAtLeast('1.42') ? MULTIPLEXED : RAW;
+  // As Docker, the START request's Tty chooses the framing (stdcopy frames without it,
+  // raw bytes with it), whatever the exec was created with; the exec's own Tty still
+  // decides the pty, detach keys and stdin rules.
+  const contentType = !opts.tty && ctx.versionAtLeast('1.42') ? MULTIPLEXED : RAW;
   // As Docker: the connection is taken over first and the process started after, so
   // that no output can arrive in the same read as the response headers (clients such
   // as docker-py read the headers through a buffer and would lose it); errors from
@@ -73,7 +110,7 @@ async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
     started = await b.execs.start(id, opts);
   } catch (err) {
     const msg = Buffer.from((err instanceof Error ? err.message : String(err)) + '\r\n');
-    sock.end(e.tty ? msg : frame(STDOUT, msg), () => sock.destroy());
+    sock.end(opts.tty ? msg : frame(STDOUT, msg), () => sock.destroy());
     return;
   }
   if (!started.stream) {
@@ -87,6 +124,30 @@ async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
     detachKeys: parseDetachKeys(e.detachKeys),
     closeStdin: true,
     beforeClose: () => started.exited.then(() => {}),
+    ...(opts.tty !== e.tty ? { output: reframe(opts.tty) } : {}),
+  });
+}
+
+/**
+ * The shim sends an exec's output framed by the exec's own tty (raw with one, stdcopy
+ * frames without); a start request that asked for the other framing gets it converted:
+ * `raw` unwraps the frames (only stdout is attached then, as Docker gives such a start
+ * no stderr writer), else every chunk of the pty's output becomes a stdout frame.
+ */
+function reframe(raw: boolean): Transform {
+  if (!raw) {
+    return new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        cb(null, frame(STDOUT, chunk));
+      },
+    });
+  }
+  const parser = new FrameParser();
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      for (const f of parser.push(chunk)) if (f.payload.length) this.push(f.payload);
+      cb();
+    },
   });
 }
 
@@ -99,6 +160,7 @@ async function attachWs(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const stream = ctx.bool('stream');
   const withLogs = ctx.bool('logs');
   const tty = c.config.Tty === true;
+  await ctx.discardBody(); // what the websocket sends is stdin, never the request's body
   const wss = new WebSocketServer({ noServer: true });
   const ws = await new Promise<WebSocket>((resolve) => {
     wss.handleUpgrade(ctx.req, ctx.upgradeSocket as never, ctx.upgradeHead ?? Buffer.alloc(0), resolve);
@@ -106,7 +168,7 @@ async function attachWs(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const client = new WsDuplex(ws, !tty);
   try {
     if (withLogs && (opts.stdout || opts.stderr)) {
-      for await (const e of readJsonLog(b.containers.paths(c.id).log, { stdout: opts.stdout, stderr: opts.stderr, follow: false, isLive: () => false })) {
+      for await (const e of b.logs.logged(c.id, { stdout: opts.stdout, stderr: opts.stderr })) {
         ws.send(e.log, { binary: false });
       }
     }

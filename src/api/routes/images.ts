@@ -3,40 +3,67 @@
  * history, prune, and the Images part of /system/df. `create?fromImage` (pull) is
  * served by the handler passed as `pull` (the distribution side).
  */
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { invalidArgument, isStevedoreError, notFound } from '../../engine/errdefs';
 import { type NamedReference, parseNormalizedNamed, withTag, tagNameOnly } from '../../engine/reference';
 import { parsePlatform } from '../../daemon/images/import';
-import type { ImageService } from '../../daemon/images/service';
+import type { ImportOptions } from '../../daemon/images/import';
+import type { LoadOptions } from '../../daemon/images/load';
+import type { DeleteRecord, PruneReport } from '../../daemon/images/service';
+import type { HistoryItem, ImageInspect, ImageSummary } from '../../daemon/images/shapes';
 import { applyChanges } from '../../engine/images/changes';
 import type { RequestContext } from '../context';
 import type { Route } from '../router';
-import { jsonError, writeJsonLine } from '../streams';
+import { detachedBody, jsonError, jsonProgress, writeJsonLine } from '../streams';
 import { describeError } from '../errors';
 
+// ---------- backend: what these routes need of the daemon (moby's router/image/backend.go) ----------
+
+/** The image service's operations the routes call (daemon/images/service.ts). */
+export interface ImageServiceBackend {
+  list(opts: { all?: boolean; digests?: boolean; filters?: Map<string, string[]> }): Promise<ImageSummary[]>;
+  /** Throws not-found. */
+  inspect(refOrId: string): Promise<ImageInspect>;
+  history(refOrId: string): Promise<HistoryItem[]>;
+  tag(refOrId: string, repo: string, tag: string | undefined): Promise<string>;
+  /** Throws not-found, conflict (in use, several references). */
+  remove(refOrId: string, opts: { force?: boolean; noprune?: boolean }): Promise<DeleteRecord[]>;
+  prune(filters: Map<string, string[]>): Promise<PruneReport>;
+  load(input: Readable, opts: LoadOptions): Promise<string[]>;
+  import(input: Readable, opts: ImportOptions): Promise<string>;
+  /** Resolves the names of a save; throws not-found before any byte is written. */
+  selectForSave(names: string[]): Map<string, Set<string>>;
+  save(selection: Map<string, Set<string>>, out: Writable, opts: { signal?: AbortSignal }): Promise<void>;
+}
+
+/** The Images section of /system/df. */
+export interface ImagesDiskUsageBackend {
+  diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[] }>;
+}
+
 export interface ImagesBackend {
-  images: ImageService;
+  images: ImageServiceBackend;
   /** POST /images/create?fromImage=…: the registry pull (absent until wired). */
   pull?: (ctx: RequestContext) => Promise<void>;
 }
 
-/** Runs a JSON-progress operation: errors after the 200 go in-band, as Docker does. */
-async function progressStream(ctx: RequestContext, fn: (write: (m: unknown) => Promise<void>) => Promise<void>): Promise<void> {
-  const res = ctx.startStream(200, 'application/json');
-  const write = (m: unknown) => writeJsonLine(res, m);
-  try {
-    await fn(write);
-  } catch (err) {
-    await write(jsonError(describeError(err).message));
-  } finally {
-    res.end();
-  }
-}
-
-
+/**
+ * POST /images/load. As moby's postImagesLoad, every error of the load is written
+ * in-band (the 200 is sent even when nothing else was), so the CLI prints it.
+ */
 async function load(b: ImagesBackend, ctx: RequestContext): Promise<void> {
   const quiet = ctx.bool('quiet', true);
   const signal = ctx.signal;
-  await progressStream(ctx, (write) => b.images.load(ctx.req, { quiet, signal, onMessage: write }).then(() => undefined));
+  const res = ctx.startStream(200, 'application/json');
+  const write = (m: unknown) => writeJsonLine(res, m);
+  try {
+    await b.images.load(detachedBody(ctx.req), { quiet, signal, onMessage: write });
+  } catch (err) {
+    if (!signal.aborted) await write(jsonError(describeError(err).message));
+  } finally {
+    res.end();
+  }
 }
 
 async function create(b: ImagesBackend, ctx: RequestContext): Promise<void> {
@@ -63,21 +90,46 @@ async function create(b: ImagesBackend, ctx: RequestContext): Promise<void> {
   applyChanges({}, changes);
   parsePlatform(platform);
   const signal = ctx.signal;
-  await progressStream(ctx, async (write) => {
-    const id = await b.images.import(ctx.req, { changes, message, platform, ref, signal });
-    await write({ status: id });
-  });
+  // moby's postImagesCreate: an import that fails before its first message answers an HTTP error
+  await jsonProgress(
+    () => ctx.startStream(200, 'application/json'),
+    async (write) => {
+      const id = await b.images.import(detachedBody(ctx.req), { changes, message, platform, ref, signal });
+      await write({ status: id });
+    },
+    (err) => describeError(err).message,
+  );
 }
 
+/**
+ * GET /images/get, /images/{name}/get. As moby's getImagesGet: the 200 goes out with
+ * the first bytes of the archive, so an error before them is an HTTP error; an error
+ * after them is appended as a JSON error message and the response ends normally. The
+ * archive is written into a pass-through (not the response itself) so that a failing
+ * writer does not take the connection down with it.
+ */
 async function save(b: ImagesBackend, ctx: RequestContext, names: string[]): Promise<void> {
   const selection = b.images.selectForSave(names);
-  const res = ctx.startStream(200, 'application/x-tar');
   const signal = ctx.signal;
+  const res = ctx.response;
+  res.setHeader('Content-Type', 'application/x-tar');
+  const sink = new PassThrough();
+  sink.on('error', () => undefined); // its errors surface through the save's own promise
+  sink.pipe(res, { end: false });
+  const gone = () => sink.destroy(new Error('client went away'));
+  signal.addEventListener('abort', gone, { once: true });
   try {
-    await b.images.save(selection, res, { signal });
+    await b.images.save(selection, sink, { signal });
+    await finished(sink);
+    res.end();
   } catch (err) {
+    sink.unpipe(res);
+    if (signal.aborted || res.destroyed) return;
+    if (!res.headersSent) throw err;
     ctx.log.warn('image save failed', { err });
-    res.destroy();
+    res.end(JSON.stringify(jsonError(describeError(err).message)) + '\r\n');
+  } finally {
+    signal.removeEventListener('abort', gone);
   }
 }
 
@@ -123,7 +175,7 @@ export function imageRoutes(b: ImagesBackend): Route[] {
 export type DiskUsageSection = () => Promise<Record<string, unknown>>;
 
 /** The Images section of /system/df (`LayersSize`, `Images`). */
-export function imagesDiskUsage(images: ImageService): DiskUsageSection {
+export function imagesDiskUsage(images: ImagesDiskUsageBackend): DiskUsageSection {
   return async () => images.diskUsage();
 }
 

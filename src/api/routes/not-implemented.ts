@@ -9,12 +9,18 @@
  * /networks/{id}`, `/volumes/{name}`, `/plugins/{name}/json`, …) answers 404 "No such
  * network: x" — true, and what clients rely on: `docker inspect x` asks every object
  * kind in turn and moves on only on a 404.
+ *
+ * Swarm mode's operations are not implemented either, but Docker itself answers them on
+ * a node outside a swarm — 503 "This node is not a swarm manager…" — and clients
+ * (docker-py, `docker info`, `docker node ls`) expect exactly that: those routes answer
+ * as Docker does there (./swarm.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { notFound, notImplemented } from '../../engine/errdefs';
 import { projectRoot } from '../../engine/sys/project';
 import type { Method, Route } from '../router';
+import { swarmHandler } from './swarm';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
 
@@ -27,14 +33,17 @@ export function notImplementedRoutes(docPath = path.join(projectRoot(), 'openapi
       const method = m.toUpperCase();
       if (!op['x-stevedore-not-implemented'] || !METHODS.has(method)) continue;
       const what = `${method} ${p}`;
-      const lookup = method === 'GET' && /^\/(\w+)\/\{(\w+)\}(\/json)?$/.exec(p);
+      const swarm = swarmHandler(method, p);
+      const lookup = !swarm && method === 'GET' && /^\/(\w+)\/\{(\w+)\}(\/json)?$/.exec(p);
       routes.push({
         method: method as Method,
         // `{x*}`: names may hold slashes (images, plugins); real routes are matched first.
-        path: p.replace(/\{(\w+)\}/g, '{$1*}'),
+        // Swarm object ids never do (and `/services/{id*}` would take `/services/x/logs`).
+        path: swarm ? p : p.replace(/\{(\w+)\}/g, '{$1*}'),
         notImplemented: true,
         hijack: true,
         handler: (ctx) => {
+          if (swarm) return swarm(ctx);
           if (lookup) throw notFound(`No such ${lookup[1]!.replace(/s$/, '')}: ${ctx.params[lookup[2]!] ?? ''}`);
           throw notImplemented(`${what} is not implemented by stevedore`);
         },

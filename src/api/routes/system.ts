@@ -1,16 +1,31 @@
 /**
  * System routes: /_ping, /version, /info, /events.
  */
-import { type DockerEvent, type EventBus, eventSeq } from '../../daemon/events/bus';
+import { type DockerEvent, eventJson, eventSeq } from '../../daemon/events/bus';
 import { eventMatches, parseEventTime } from '../../daemon/events/filter';
-import type { SystemService } from '../../daemon/system/system';
 import type { RequestContext } from '../context';
 import type { Route } from '../router';
-import { writeJsonLine } from '../streams';
+import { writeLine } from '../streams';
+
+// ---------- backend: what these routes need of the daemon (moby's router/system/backend.go) ----------
+
+/** `/version` and `/info` (daemon/system/system.ts). */
+export interface SystemInfoBackend {
+  version(): Promise<Record<string, unknown>>;
+  info(): Promise<Record<string, unknown>>;
+}
+
+/** The daemon's event log (daemon/events/bus.ts). */
+export interface EventsBackend {
+  /** Calls `fn` with each event published from now on; returns the unsubscribe. */
+  subscribe(fn: (ev: DockerEvent) => void): () => void;
+  /** The events kept for `since` (oldest first). */
+  recent(): Iterable<DockerEvent>;
+}
 
 export interface SystemBackend {
-  system: SystemService;
-  events: EventBus;
+  system: SystemInfoBackend;
+  events: EventsBackend;
 }
 
 function ping(ctx: RequestContext): void {
@@ -38,9 +53,10 @@ async function events(b: SystemBackend, ctx: RequestContext): Promise<void> {
   const untilRaw = ctx.string('until');
   const since = sinceRaw ? parseEventTime(sinceRaw) : undefined;
   const until = untilRaw ? parseEventTime(untilRaw) : undefined;
+  const signal = ctx.signal;
   const res = ctx.startStream(200, 'application/json');
   const wanted = (ev: DockerEvent) => {
-    const t = BigInt(ev.timeNano);
+    const t = ev.timeNano;
     if (since !== undefined && t < since) return false;
     if (until !== undefined && t > until) return false;
     return eventMatches(filters, ev);
@@ -60,30 +76,32 @@ async function events(b: SystemBackend, ctx: RequestContext): Promise<void> {
     if (since !== undefined) {
       for (const ev of b.events.recent()) {
         if (wanted(ev)) {
-          await writeJsonLine(res, ev);
+          await writeLine(res, eventJson(ev));
           lastReplayed = eventSeq(ev);
         }
       }
     }
     replaying = false;
     if (until !== undefined && until <= now) return;
-    const closed = new Promise<void>((resolve) => res.on('close', resolve));
+    if (signal.aborted) return;
+    const closed = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    let timer: NodeJS.Timeout | undefined;
     const deadline =
-      until !== undefined
-        ? new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, Number((until - now) / 1_000_000n));
-            res.on('close', () => clearTimeout(t));
-          })
-        : new Promise<void>(() => {});
-    for (;;) {
-      while (live.length) {
-        const ev = live.shift()!;
-        if (eventSeq(ev) <= lastReplayed || !wanted(ev)) continue;
-        await writeJsonLine(res, ev);
+      until !== undefined ? new Promise<void>((resolve) => (timer = setTimeout(resolve, Number((until - now) / 1_000_000n)))) : new Promise<void>(() => {});
+    try {
+      for (;;) {
+        while (live.length) {
+          const ev = live.shift()!;
+          if (eventSeq(ev) <= lastReplayed || !wanted(ev)) continue;
+          await writeLine(res, eventJson(ev));
+        }
+        if (signal.aborted) break;
+        const next = new Promise<void>((resolve) => (wake = resolve));
+        const r = await Promise.race([next.then(() => 'ev'), closed.then(() => 'closed'), deadline.then(() => 'deadline')]);
+        if (r !== 'ev') break;
       }
-      const next = new Promise<void>((resolve) => (wake = resolve));
-      const r = await Promise.race([next.then(() => 'ev'), closed.then(() => 'closed'), deadline.then(() => 'deadline')]);
-      if (r !== 'ev') break;
+    } finally {
+      clearTimeout(timer);
     }
   } finally {
     unsubscribe();

@@ -8,13 +8,19 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { kindOf } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
-import type { TaskService } from '../../engine/runtime';
+import type { Framing, TaskService } from '../../engine/runtime';
 
 /** Which streams an attach client wants, and optionally its connection to hand over. */
 export interface AttachRequest {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
+  /**
+   * How the output is framed for this client: Docker's attach gives raw bytes for a
+   * container with a tty and stdcopy frames otherwise. Omitted: the task's default,
+   * which is the same rule.
+   */
+  framing?: Framing;
   /**
    * The client's connection: without stdin the task may take it over and write the
    * output to it itself (TaskIO.attachOutput), so the daemon copies nothing.
@@ -45,7 +51,7 @@ export class AttachBroker {
     const tasks = this.o.tasks;
     if (opts.handOver && !opts.stdin && tasks.attachOutput) {
       try {
-        await tasks.attachOutput(id, { stdout: opts.stdout, stderr: opts.stderr }, opts.handOver);
+        await tasks.attachOutput(id, { stdout: opts.stdout, stderr: opts.stderr, ...(opts.framing ? { framing: opts.framing } : {}) }, opts.handOver);
         return 'handed';
       } catch (err) {
         const kind = kindOf(err);
@@ -53,7 +59,7 @@ export class AttachBroker {
         this.o.log.debug('attach: copying the stream (no hand-over)', { id, err: String(err) });
       }
     }
-    return tasks.attach(id, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr });
+    return tasks.attach(id, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, ...(opts.framing ? { framing: opts.framing } : {}) });
   }
 
   /** Waits for the container's next start (undefined if its start fails, it is removed, or `signal` aborts). */

@@ -3,8 +3,8 @@
  * the image's (env, cmd/entrypoint, labels, working dir, user, stop signal, exposed
  * ports, volumes), plus the `Path`/`Args` that will run.
  */
-import { mergeConfig } from '../../engine/bundle/command';
-import type { ContainerConfig, ImageRuntimeConfig } from '../../engine/bundle/types';
+import { mergeConfig } from './spec/command';
+import type { ContainerConfig, ImageRuntimeConfig } from './types';
 
 export function mergeCreateConfig(
   image: ImageRuntimeConfig,

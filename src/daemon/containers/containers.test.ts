@@ -102,9 +102,12 @@ describe('top and body validation', () => {
     const r = parsePs('UID PID PPID CMD\nroot 10 1 sh -c x\nroot 11 1 other\n', [10]);
     assert.deepEqual(r, { Titles: ['UID', 'PID', 'PPID', 'CMD'], Processes: [['root', '10', '1', 'sh -c x']] });
   });
-  it('rejects wrong JSON types like Go', () => {
-    assert.throws(() => parseCreateBody({ Image: 'x', Env: 'a' }), /cannot unmarshal string into Go struct field ContainerConfigWrapper.Env of type \[\]string/);
-    assert.throws(() => parseCreateBody({ Image: 'x', HostConfig: { Memory: '1' } }), /HostConfig.Memory/);
+  // JSON types are Go's decoder's job: src/api/jsonfold.test.ts
+  it('splits a decoded create body as moby getHostConfig does', () => {
+    assert.throws(() => parseCreateBody(null), { message: 'Config cannot be empty in order to create a container' });
+    assert.throws(() => parseCreateBody({ HostConfig: {} }), { message: 'Config cannot be empty in order to create a container' });
     assert.deepEqual(parseCreateBody({ Image: 'x', HostConfig: { Memory: 1 } }).hostConfig, { Memory: 1 });
+    assert.deepEqual(parseCreateBody({ Image: 'x', Memory: 8388608, Binds: ['/a:/b'] }), { config: { Image: 'x' }, hostConfig: { Memory: 8388608, Binds: ['/a:/b'] } });
+    assert.deepEqual(parseCreateBody({ Image: 'x', Memory: 8388608, Binds: ['/a:/b'], HostConfig: { CpuShares: 2 }, Cpuset: '0' }).hostConfig, { CpuShares: 2, Memory: 8388608, CpusetCpus: '0' });
   });
 });

@@ -2,9 +2,9 @@
  * What the container service needs from the rest of the daemon and the engine, as
  * narrow interfaces (the real implementations are wired in daemon.ts).
  */
-import type { ImageRuntimeConfig } from '../../engine/bundle/types';
 import type { Database } from '../../engine/metadata';
 import type { Mount } from '../../engine/mount/types';
+import type { ImageRuntimeConfig } from './types';
 
 /** An image as the container service sees it. */
 export interface ImageInfo {

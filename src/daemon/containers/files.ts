@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { HostConfig } from '../../engine/bundle/types';
+import type { HostConfig } from './types';
 
 export interface ContainerPaths {
   dir: string;

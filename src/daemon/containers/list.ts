@@ -3,6 +3,8 @@ import { invalidArgument } from '../../engine/errdefs';
 import type { ContainerRecord } from './model';
 import { resolve } from './names';
 import { isRunning } from './state';
+import { summaryView } from './views';
+import type { ImageService } from '../images/service';
 
 const KEYS = new Set(['id', 'name', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'health', 'network', 'volume', 'is-task', 'publish', 'expose']);
 const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
@@ -62,7 +64,10 @@ export function filterContainers(all: ContainerRecord[], o: ListOptions, imageMa
       if (!f.get('network')!.includes(mode)) continue;
     }
     if (f.has('volume')) {
-      const binds = (c.hostConfig.Binds ?? []).flatMap((b) => b.split(':').slice(0, 2));
+      // moby: a mount point's volume name (a bind's source) or its destination
+      const binds = c.mountPoints
+        ? c.mountPoints.flatMap((m) => [m.Name || m.Source, m.Destination])
+        : (c.hostConfig.Binds ?? []).flatMap((b) => b.split(':').slice(0, 2));
       if (!f.get('volume')!.some((v) => binds.includes(v))) continue;
     }
     if (f.has('publish') || f.has('expose')) continue;
@@ -71,4 +76,94 @@ export function filterContainers(all: ContainerRecord[], o: ListOptions, imageMa
     if (o.limit !== undefined && o.limit > 0 && out.length >= o.limit) break;
   }
   return out;
+}
+
+/** What the list needs of the image store: Docker's GetImage, the image graph, sizes. */
+export interface ImageGraph {
+  /** The image ID for a reference (`:latest` added to a bare name), an ID or prefix, or a digest. Throws not-found. */
+  resolve(refOrId: string): string;
+  /** IDs of the images whose parent is `id`. */
+  children(id: string): string[];
+  /** Unpacked bytes of the image's layers (the read-only part of a container's rootfs). */
+  size(id: string): number;
+}
+
+/** The ImageGraph of the image service. */
+export function imageGraphOf(images: ImageService): ImageGraph {
+  return {
+    resolve: (r) => images.resolve(r),
+    children: (id) => images.store.children(id),
+    size: (id) => images.size(images.store.get(id)),
+  };
+}
+
+/**
+ * Docker's `ancestor` filter set (daemon/list.go): each named image as GetImage resolves
+ * it, and every image descending from it. A name that resolves to nothing adds nothing;
+ * an empty set matches no container.
+ */
+export function ancestorSet(images: Pick<ImageGraph, 'resolve' | 'children'>, refs: string[]): Set<string> {
+  const set = new Set<string>();
+  const add = (id: string): void => {
+    if (set.has(id)) return;
+    set.add(id);
+    for (const child of images.children(id)) add(child);
+  };
+  for (const r of refs) {
+    let id: string;
+    try {
+      id = images.resolve(r);
+    } catch {
+      continue;
+    }
+    add(id);
+  }
+  return set;
+}
+
+export interface ListDeps {
+  containers: { list(): ContainerRecord[]; sizeRw(id: string): Promise<number> };
+  images: ImageGraph;
+}
+
+/**
+ * Docker's GetContainerLayerSize: the writable layer's bytes, and the whole root
+ * filesystem's (the image's layers plus the writable layer).
+ */
+export async function containerSizes(d: ListDeps, c: ContainerRecord): Promise<{ rw: number; rootFs: number }> {
+  const rw = await d.containers.sizeRw(c.id).catch(() => 0);
+  let image = 0;
+  try {
+    image = d.images.size(c.image);
+  } catch {
+    /* the image is gone (removed with --force): the rootfs is the writable layer */
+  }
+  return { rw, rootFs: image + rw };
+}
+
+/**
+ * The list's `Image` (Docker's refreshImage): the reference the container was created
+ * with while it still names the container's image, else the image ID.
+ */
+export function listedImage(images: Pick<ImageGraph, 'resolve'>, c: ContainerRecord): string {
+  if (c.imageRef === c.image) return c.image;
+  try {
+    return images.resolve(c.imageRef) === c.image ? c.imageRef : c.image;
+  } catch {
+    return c.image;
+  }
+}
+
+/** `GET /containers/json`: the filtered summaries, with sizes when asked. Throws invalid-argument. */
+export async function listSummaries(d: ListDeps, o: ListOptions & { size: boolean }): Promise<Record<string, unknown>[]> {
+  const ancestors = o.filters.has('ancestor') ? ancestorSet(d.images, o.filters.get('ancestor')!) : new Set<string>();
+  const found = filterContainers(d.containers.list(), o, (c) => ancestors.has(c.image));
+  const out: Record<string, unknown>[] = [];
+  for (const c of found) out.push(summaryView(c, o.size ? await containerSizes(d, c) : undefined, listedImage(d.images, c)));
+  return out;
+}
+
+/** The `Containers` section of GET /system/df: every container, with sizes (Docker's SystemDiskUsage). */
+export function containersDiskUsage(d: ListDeps): () => Promise<Record<string, unknown>> {
+  return async () => ({ Containers: await listSummaries(d, { all: true, size: true, filters: new Map() }) });
 }

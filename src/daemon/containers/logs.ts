@@ -2,8 +2,14 @@
  * Reads a container's Docker json-file log (written by the shim, rotated as
  * `<log>.1` … `<log>.N`, oldest last) as an async iterable of entries, with Docker's
  * `tail`, `since`, `until` and `follow` semantics. Files are streamed, never loaded whole.
+ * `ContainerLogs` is the daemon's log reader: the routes ask it for a container's
+ * entries and only frame them.
  */
 import * as fs from 'node:fs';
+import { invalidArgument, notImplemented } from '../../engine/errdefs';
+import type { ContainerPaths } from './files';
+import type { ContainerRecord } from './model';
+import { isRunning } from './state';
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
@@ -13,6 +19,8 @@ export interface LogEntry {
   time: string;
   /** nanoseconds since the epoch */
   nanos: bigint;
+  /** the `attrs` of the json-file line, when it has them */
+  attrs?: Record<string, string>;
 }
 
 export interface LogReadOptions {
@@ -48,9 +56,11 @@ export function timeToNanos(t: string): bigint {
 
 function parseLine(line: string): LogEntry | undefined {
   try {
-    const j = JSON.parse(line) as { log?: unknown; stream?: unknown; time?: unknown };
+    const j = JSON.parse(line) as { log?: unknown; stream?: unknown; time?: unknown; attrs?: unknown };
     if (typeof j.log !== 'string' || (j.stream !== 'stdout' && j.stream !== 'stderr') || typeof j.time !== 'string') return undefined;
-    return { stream: j.stream, log: Buffer.from(j.log, 'utf8'), time: j.time, nanos: timeToNanos(j.time) };
+    const e: LogEntry = { stream: j.stream, log: Buffer.from(j.log, 'utf8'), time: j.time, nanos: timeToNanos(j.time) };
+    if (typeof j.attrs === 'object' && j.attrs !== null && !Array.isArray(j.attrs)) e.attrs = j.attrs as Record<string, string>;
+    return e;
   } catch {
     return undefined;
   }
@@ -179,5 +189,147 @@ export async function* readJsonLog(logPath: string, o: LogReadOptions): AsyncGen
   } finally {
     for (const f of files) if (!f.live) fs.closeSync(f.fd);
     if (liveFd !== undefined) fs.closeSync(liveFd);
+  }
+}
+
+/** What `logAttributes` needs of a container. */
+export interface LogAttributeSource {
+  id: string;
+  /** with or without the leading slash */
+  name: string;
+  labels: Record<string, string>;
+  env: string[];
+  /** the image as the user named it, and its ID */
+  imageName: string;
+  imageId: string;
+  /** the log driver's options (`--log-opt`) */
+  logOpts: Record<string, string>;
+}
+
+/**
+ * The extra attributes of a json-file log line (moby's `logger.Info.ExtraAttributes`
+ * plus json-file's `tag`): the container labels named by the `labels` option or
+ * matching `labels-regex`, the environment variables named by `env` or matching
+ * `env-regex`, and `tag` when that option is set. Docker stores them in each line's
+ * `attrs`; they depend only on the container's configuration, so we compute them when
+ * reading. `docker logs --details` prints them before each line.
+ */
+export function logAttributes(c: LogAttributeSource): Record<string, string> {
+  const o = c.logOpts;
+  const extra: Record<string, string> = {};
+  if (o.labels) for (const l of o.labels.split(',')) if (Object.prototype.hasOwnProperty.call(c.labels, l)) extra[l] = c.labels[l]!;
+  if (o['labels-regex']) {
+    const re = new RegExp(o['labels-regex']);
+    for (const [k, v] of Object.entries(c.labels)) if (re.test(k)) extra[k] = v;
+  }
+  const env = new Map<string, string>();
+  for (const e of c.env) {
+    const i = e.indexOf('=');
+    if (i >= 0) env.set(e.slice(0, i), e.slice(i + 1));
+  }
+  if (o.env) for (const k of o.env.split(',')) if (env.has(k)) extra[k] = env.get(k)!;
+  if (o['env-regex']) {
+    const re = new RegExp(o['env-regex']);
+    for (const [k, v] of env) if (re.test(k)) extra[k] = v;
+  }
+  if (o.tag) {
+    // the fields of moby's logger.Info that tag templates use most
+    const fields: Record<string, string> = {
+      ID: c.id.slice(0, 12),
+      FullID: c.id,
+      Name: c.name.replace(/^\//, ''),
+      ImageID: c.imageId.replace(/^sha256:/, '').slice(0, 12),
+      ImageFullID: c.imageId,
+      ImageName: c.imageName,
+      DaemonName: 'docker',
+    };
+    extra.tag = o.tag.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (m, f: string) => fields[f] ?? m);
+  }
+  return extra;
+}
+
+/** Go's url.QueryEscape: unreserved bytes stay, space becomes `+`, everything else %XX. */
+function queryEscape(s: string): string {
+  return encodeURIComponent(s)
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase());
+}
+
+/**
+ * The `--details` prefix of a line (moby's httputils.WriteLogStream): the attributes
+ * sorted by key as `k=v` pairs, query-escaped and comma-separated, then one space —
+ * a lone space when there are none.
+ */
+export function detailsPrefix(attrs: Record<string, string>): string {
+  const keys = Object.keys(attrs).sort();
+  return keys.map((k) => `${queryEscape(k)}=${queryEscape(attrs[k]!)}`).join(',') + ' ';
+}
+
+/** What the log reader needs of the containers. */
+export interface LogContainers {
+  /** Resolves a reference; throws not-found. */
+  get(ref: string): ContainerRecord;
+  paths(id: string): ContainerPaths;
+}
+
+/** A request for a container's log (`docker logs`' options, parsed). */
+export interface ContainerLogsRequest extends Pick<LogReadOptions, 'stdout' | 'stderr' | 'since' | 'until' | 'follow' | 'signal'> {
+  /** last N entries; undefined = all */
+  tail?: number;
+  /** fill each entry's `attrs` (from the line, else from the container's log options): `--details` */
+  details?: boolean;
+}
+
+/** The daemon's log reader: a container's log entries as an async iterable. */
+export class ContainerLogs {
+  constructor(
+    private readonly containers: LogContainers,
+    private readonly opts: { pollMs?: number } = {},
+  ) {}
+
+  /**
+   * The entries of container `ref`'s log. Throws (before the first entry) not-found,
+   * invalid-argument when neither stream is chosen, not-implemented when its log driver
+   * keeps nothing to read. With `follow`, the iterable ends once the container has
+   * stopped and its last lines were read, or when `signal` aborts.
+   */
+  read(ref: string, r: ContainerLogsRequest): AsyncIterable<LogEntry> {
+    const c = this.containers.get(ref);
+    if (!r.stdout && !r.stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
+    if (c.hostConfig.LogConfig?.Type === 'none') throw notImplemented('configured logging driver does not support reading');
+    const attrs = r.details
+      ? logAttributes({ id: c.id, name: c.name, labels: c.config.Labels ?? {}, env: c.config.Env ?? [], imageName: c.imageRef, imageId: c.image, logOpts: c.hostConfig.LogConfig?.Config ?? {} })
+      : undefined;
+    const entries = readJsonLog(this.containers.paths(c.id).log, {
+      stdout: r.stdout,
+      stderr: r.stderr,
+      ...(r.tail !== undefined && !Number.isNaN(r.tail) ? { tail: r.tail } : {}),
+      ...(r.since !== undefined ? { since: r.since } : {}),
+      ...(r.until !== undefined ? { until: r.until } : {}),
+      follow: r.follow,
+      isLive: () => {
+        try {
+          return isRunning(this.containers.get(c.id).state.status);
+        } catch {
+          return false;
+        }
+      },
+      ...(r.signal ? { signal: r.signal } : {}),
+      ...(this.opts.pollMs !== undefined ? { pollMs: this.opts.pollMs } : {}),
+    });
+    if (!attrs) return entries;
+    return (async function* () {
+      for await (const e of entries) yield e.attrs ? e : { ...e, attrs };
+    })();
+  }
+
+  /**
+   * What the container has logged so far on the chosen streams (attach's `logs=1`):
+   * nothing when its log driver keeps nothing. Throws not-found.
+   */
+  logged(ref: string, streams: { stdout: boolean; stderr: boolean }): AsyncIterable<LogEntry> {
+    const c = this.containers.get(ref);
+    if (c.hostConfig.LogConfig?.Type === 'none' || (!streams.stdout && !streams.stderr)) return (async function* () {})();
+    return readJsonLog(this.containers.paths(c.id).log, { ...streams, follow: false, isLive: () => false });
   }
 }

@@ -1,6 +1,7 @@
 /** The container record: what is persisted for one container. */
-import type { ContainerConfig, HostConfig } from '../../engine/bundle/types';
+import type { ContainerConfig, HostConfig } from './types';
 import type { StateData } from './state';
+import type { MountPoint } from '../volumes/mountpoints';
 
 export interface ContainerRecord {
   /** 64 hex */
@@ -24,4 +25,6 @@ export interface ContainerRecord {
   hostConfig: HostConfig;
   state: StateData;
   restartCount: number;
+  /** binds, volumes and tmpfs mounts resolved at create (volumes/mountpoints.ts); absent on records made before them */
+  mountPoints?: MountPoint[];
 }

@@ -5,16 +5,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ImageRuntimeConfig } from '../../engine/bundle/types';
+import { EngineContainers } from '../../engine/containers';
 import type { Logger } from '../../engine/log';
-import type { MetadataDB } from '../../engine/metadata';
+import { MOBY_NAMESPACE, type MetadataDB } from '../../engine/metadata';
 import { mountAll, unmountRecursive } from '../../engine/mount';
-import { ShimTaskService, type TaskService } from '../../engine/runtime';
+import type { TaskService } from '../../engine/runtime';
 import type { Snapshotter } from '../../engine/snapshots';
 import type { EventBus } from '../events/bus';
+import type { ContainerVolumes } from './core';
 import type { ImageLookup } from './deps';
 import { ContainerService } from './service';
-import { TaskIdAdapter } from './task-ids';
+import type { ImageRuntimeConfig } from './types';
 
 /** The part of the image service used here (daemon/images ImageService). */
 export interface ImageSource {
@@ -31,8 +32,32 @@ export interface OpenContainersArgs {
   images: ImageSource;
   events: EventBus;
   log: Logger;
-  tasks?: TaskService;
+  /** the task service, taking container ids (the composition root wraps it in a TaskIdAdapter) */
+  tasks: TaskService;
+  /** the volume service (volumes, mount points, rm -v) */
+  volumes?: ContainerVolumes;
+  /** the engine's containers the starts run on (openEngineContainers); default: made over the same parts */
+  engine?: EngineContainers;
 }
+
+/**
+ * The Docker front end's engine containers: namespace `moby`, bundles at
+ * `<execRoot>/bundles/<id>`, the real mounter. Shared by the container service (the run
+ * sequence) and the exec service (the specs).
+ */
+export function openEngineContainers(a: Pick<OpenContainersArgs, 'db' | 'execRoot' | 'snapshotter' | 'tasks' | 'log'>): EngineContainers {
+  return new EngineContainers({
+    db: a.db,
+    namespace: MOBY_NAMESPACE,
+    snapshots: a.snapshotter,
+    mounter: containerMounter,
+    tasks: a.tasks,
+    bundleDir: (id) => path.join(a.execRoot, 'bundles', id),
+    log: a.log,
+  });
+}
+
+const containerMounter = { mountAll, unmount: (t: string) => unmountRecursive(t, { detach: true }) };
 
 const TINI = '/usr/bin/tini-static';
 
@@ -51,10 +76,12 @@ export async function openContainers(a: OpenContainersArgs): Promise<ContainerSe
     db: a.db,
     images: lookup,
     snapshots: a.snapshotter,
-    mounter: { mountAll, unmount: (t) => unmountRecursive(t, { detach: true }) },
-    tasks: new TaskIdAdapter(a.tasks ?? new ShimTaskService({ execRoot: a.execRoot, runtime: a.runtime }), a.execRoot),
+    mounter: containerMounter,
+    tasks: a.tasks,
+    engine: a.engine ?? openEngineContainers(a),
     events: a.events,
     log: a.log,
+    ...(a.volumes ? { volumes: a.volumes } : {}),
     ...(fs.existsSync(TINI) ? { initPath: TINI } : {}),
   });
   a.images.setContainerChecker?.((imageId) =>

@@ -4,15 +4,29 @@
  */
 import type { ContainerRecord } from './model';
 
+/** The timers the back-off uses: the real ones, or a manual clock in tests. */
+export interface Clock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realClock: Clock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
 const MIN_DELAY = 100;
 const MAX_DELAY = 60_000;
 
 export class RestartPolicyManager {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, unknown>();
   private readonly delays = new Map<string, number>();
   private closed = false;
 
-  constructor(private readonly restart: (id: string) => Promise<void>) {}
+  constructor(
+    private readonly restart: (id: string) => Promise<void>,
+    private readonly clock: Clock = realClock,
+  ) {}
 
   /** Whether an exited container (state already updated with the exit) should restart. */
   shouldRestart(c: ContainerRecord): boolean {
@@ -52,22 +66,34 @@ export class RestartPolicyManager {
       d = prev === 0 ? MIN_DELAY : Math.min(prev * 2, MAX_DELAY);
       this.delays.set(c.id, d);
     }
-    const t = setTimeout(() => {
+    const t = this.clock.setTimeout(() => {
       this.timers.delete(c.id);
       void this.restart(c.id);
     }, d);
     this.timers.set(c.id, t);
   }
 
+  /** Whether a restart of `id` is scheduled and has not fired. */
+  pending(id: string): boolean {
+    return this.timers.has(id);
+  }
+
+  /** Calls off a scheduled restart (the timer; a restart already running is stopped by the status check under the lock). */
   cancel(id: string): void {
     const t = this.timers.get(id);
-    if (t) clearTimeout(t);
+    if (t !== undefined) this.clock.clearTimeout(t);
     this.timers.delete(id);
+  }
+
+  /** Forgets `id` (removed): its timer and its back-off. */
+  forget(id: string): void {
+    this.cancel(id);
+    this.delays.delete(id);
   }
 
   close(): void {
     this.closed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
   }
 }

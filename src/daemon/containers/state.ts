@@ -5,12 +5,65 @@
  *
  *   created ──start──▶ running ◀──unpause── paused
  *      ▲                 │  └─────pause─────▶  │
- *      │               exit                    │ (kill/stop unpause first)
+ *      │     exit / exit-restart / exit-remove │ (kill/stop unpause first)
  *      │                 ▼                     │
- *      └─(restart)── exited / restarting ◀─────┘
- *   any non-running ──rm──▶ removing ──▶ (gone)     failure while removing → dead
+ *      └─(start)──── exited / restarting ◀─────┘     restarting ──cancel-restart──▶ exited
+ *   created / exited / dead / restarting ──remove──▶ removing ──▶ (gone)
+ *   removing ──remove-failed──▶ dead   (a failed removal, or one a crash cut off)
+ *
+ * `transition(status, event)` is the one place a status changes; the `can*` predicates
+ * are the user-facing checks made before it (with Docker's messages).
  */
+import { conflict } from '../../engine/errdefs';
+
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/**
+ * What happens to a container, as far as its status is concerned. Every status change
+ * of the lifecycle goes through {@link transition} with one of these.
+ */
+export type StateEvent =
+  /** its task started (a user's start, a policy restart, a start at daemon boot) */
+  | 'start'
+  /** a start failed after the checks (runtime error, mount error) */
+  | 'start-failed'
+  | 'pause'
+  | 'unpause'
+  /** its task exited and nothing follows */
+  | 'exit'
+  /** its task exited and the restart policy will start it again after a back-off */
+  | 'exit-restart'
+  /** its task exited and AutoRemove removes it: the exit and the removal's start are one write */
+  | 'exit-remove'
+  /** a pending policy restart was called off (stop, kill, daemon restart) */
+  | 'cancel-restart'
+  /** its removal starts */
+  | 'remove'
+  /** its removal failed, or was cut off by a daemon crash */
+  | 'remove-failed';
+
+const TRANSITIONS: Record<StateEvent, Partial<Record<Status, Status>>> = {
+  start: { created: 'running', exited: 'running', restarting: 'running' },
+  'start-failed': { created: 'created', exited: 'exited', restarting: 'exited' },
+  pause: { running: 'paused' },
+  unpause: { paused: 'running' },
+  exit: { running: 'exited', paused: 'exited' },
+  'exit-restart': { running: 'restarting', paused: 'restarting' },
+  'exit-remove': { running: 'removing', paused: 'removing' },
+  'cancel-restart': { restarting: 'exited' },
+  remove: { created: 'removing', exited: 'removing', dead: 'removing', restarting: 'removing' },
+  'remove-failed': { removing: 'dead' },
+};
+
+/**
+ * The status after `event`, or a conflict error when the event is impossible in
+ * `from` (a lifecycle bug or a race the caller lost: the state is left as it was).
+ */
+export function transition(from: Status, event: StateEvent): Status {
+  const to = TRANSITIONS[event][from];
+  if (to === undefined) throw conflict(`cannot ${event.replace('-', ' ')} a container in state ${from}`);
+  return to;
+}
 
 /** The persisted state of one container (the `State` object of inspect, in our own names). */
 export interface StateData {

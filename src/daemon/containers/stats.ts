@@ -1,42 +1,14 @@
 /**
- * `GET /containers/{id}/stats`: resource usage read from the container's cgroup, in
- * Docker's StatsJSON shape, for cgroup v1 (one hierarchy per controller) and v2.
+ * `docker stats`: a container's resource usage in Docker's StatsJSON shape, from the
+ * engine's cgroup metrics (engine/metrics). The daemon decides what a sample is (zeros
+ * for a container that is not running), pairs each with the previous one (`precpu_stats`)
+ * and paces the stream; the route only writes the documents.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import type { CgroupMetrics, MetricsReader } from '../../engine/metrics';
+import type { ContainerRecord } from './model';
+import { isRunning } from './state';
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-function read(p: string): string | undefined {
-  try {
-    return fs.readFileSync(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-function num(p: string): number {
-  const v = read(p)?.trim();
-  if (!v || v === 'max') return 0;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : 0;
-}
-function kv(text: string | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of (text ?? '').split('\n')) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && /^\d+$/.test(v)) out[k] = Number(v);
-  }
-  return out;
-}
-
-/** Total host CPU time in nanoseconds (first line of /proc/stat, USER_HZ = 100). */
-export function systemCpuUsage(): number {
-  const line = (read('/proc/stat') ?? '').split('\n')[0] ?? '';
-  const f = line.trim().split(/\s+/).slice(1, 8).map(Number);
-  return f.reduce((a, b) => a + b, 0) * 1e7;
-}
 
 export interface CpuStats {
   cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
@@ -45,77 +17,131 @@ export interface CpuStats {
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
 }
 
+/** One StatsJSON document, without name/id/precpu. */
+export type StatsSample = Record<string, unknown> & { read: string; cpu_stats: CpuStats };
+
 function emptyCpu(): CpuStats {
   return { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
 }
 
-/** One sample (without name/id/precpu). */
-export function sample(cgroupPath: string, version: 1 | 2): Record<string, unknown> & { cpu_stats: CpuStats } {
-  const ncpu = os.cpus().length;
-  if (version === 2) {
-    const dir = path.join(CGROUP_ROOT, cgroupPath);
-    const cpu = kv(read(path.join(dir, 'cpu.stat')));
-    const mem = kv(read(path.join(dir, 'memory.stat')));
-    const max = read(path.join(dir, 'memory.max'))?.trim();
-    const pidsMax = read(path.join(dir, 'pids.max'))?.trim();
-    return {
-      read: new Date().toISOString(),
-      pids_stats: { current: num(path.join(dir, 'pids.current')), ...(pidsMax && pidsMax !== 'max' ? { limit: Number(pidsMax) } : {}) },
-      blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
-      num_procs: 0,
-      storage_stats: {},
-      cpu_stats: {
-        cpu_usage: { total_usage: (cpu.usage_usec ?? 0) * 1000, usage_in_kernelmode: (cpu.system_usec ?? 0) * 1000, usage_in_usermode: (cpu.user_usec ?? 0) * 1000 },
-        system_cpu_usage: systemCpuUsage(),
-        online_cpus: ncpu,
-        throttling_data: { periods: cpu.nr_periods ?? 0, throttled_periods: cpu.nr_throttled ?? 0, throttled_time: (cpu.throttled_usec ?? 0) * 1000 },
-      },
-      memory_stats: { usage: num(path.join(dir, 'memory.current')), stats: mem, limit: max && max !== 'max' ? Number(max) : os.totalmem() },
-    };
-  }
-  const c = (ctl: string, file: string) => path.join(CGROUP_ROOT, ctl, cgroupPath, file);
-  const cpuacct = kv(read(c('cpuacct', 'cpuacct.stat')));
-  const percpu = (read(c('cpuacct', 'cpuacct.usage_percpu')) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-  const throttle = kv(read(c('cpu', 'cpu.stat')));
-  const limit = num(c('memory', 'memory.limit_in_bytes'));
-  const pidsMax = read(c('pids', 'pids.max'))?.trim();
+function blkio(empty: [] | null): Record<string, unknown> {
+  const keys = ['io_service_bytes_recursive', 'io_serviced_recursive', 'io_queue_recursive', 'io_service_time_recursive', 'io_wait_time_recursive', 'io_merged_recursive', 'io_time_recursive', 'sectors_recursive'];
+  return Object.fromEntries(keys.map((k) => [k, empty === null ? null : []]));
+}
+
+/** Docker's StatsJSON body of one cgroup reading (v1 and v2 differ as in Docker 20.10). */
+export function statsFromMetrics(m: CgroupMetrics): StatsSample {
+  const v1 = m.cgroupVersion === 1;
   return {
-    read: new Date().toISOString(),
-    pids_stats: { current: num(c('pids', 'pids.current')), ...(pidsMax && pidsMax !== 'max' ? { limit: Number(pidsMax) } : {}) },
-    blkio_stats: { io_service_bytes_recursive: [], io_serviced_recursive: [], io_queue_recursive: [], io_service_time_recursive: [], io_wait_time_recursive: [], io_merged_recursive: [], io_time_recursive: [], sectors_recursive: [] },
+    read: m.read.toISOString(),
+    pids_stats: { current: m.pids.current, ...(m.pids.limit !== undefined ? { limit: m.pids.limit } : {}) },
+    blkio_stats: blkio(v1 ? [] : null),
     num_procs: 0,
     storage_stats: {},
     cpu_stats: {
       cpu_usage: {
-        total_usage: num(c('cpuacct', 'cpuacct.usage')),
-        percpu_usage: percpu,
-        usage_in_kernelmode: (cpuacct.system ?? 0) * 1e7,
-        usage_in_usermode: (cpuacct.user ?? 0) * 1e7,
+        total_usage: m.cpu.total,
+        ...(m.cpu.perCpu ? { percpu_usage: m.cpu.perCpu } : {}),
+        usage_in_kernelmode: m.cpu.kernel,
+        usage_in_usermode: m.cpu.user,
       },
-      system_cpu_usage: systemCpuUsage(),
-      online_cpus: ncpu,
-      throttling_data: { periods: throttle.nr_periods ?? 0, throttled_periods: throttle.nr_throttled ?? 0, throttled_time: throttle.throttled_time ?? 0 },
+      system_cpu_usage: m.host.cpuTime,
+      online_cpus: m.host.onlineCpus,
+      throttling_data: { periods: m.cpu.throttling.periods, throttled_periods: m.cpu.throttling.throttledPeriods, throttled_time: m.cpu.throttling.throttledTime },
     },
     memory_stats: {
-      usage: num(c('memory', 'memory.usage_in_bytes')),
-      max_usage: num(c('memory', 'memory.max_usage_in_bytes')),
-      stats: kv(read(c('memory', 'memory.stat'))),
-      limit: limit > 0 && limit < os.totalmem() ? limit : os.totalmem(),
+      usage: m.memory.usage,
+      ...(m.memory.maxUsage !== undefined ? { max_usage: m.memory.maxUsage } : {}),
+      stats: m.memory.stats,
+      limit: m.memory.limit,
     },
   };
 }
 
 /** The document for a container that is not running (Docker sends zeros). */
-export function emptySample(): Record<string, unknown> {
-  return {
-    read: ZERO_TIME,
-    pids_stats: {},
-    blkio_stats: { io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null, io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null },
-    num_procs: 0,
-    storage_stats: {},
-    cpu_stats: emptyCpu(),
-    memory_stats: {},
-  };
+export function emptySample(): StatsSample {
+  return { read: ZERO_TIME, pids_stats: {}, blkio_stats: blkio(null), num_procs: 0, storage_stats: {}, cpu_stats: emptyCpu(), memory_stats: {} };
 }
 
-export const emptyPrecpu = (): Record<string, unknown> => ({ read: ZERO_TIME, cpu_stats: emptyCpu() });
+export const emptyPrecpu = (): { read: string; cpu_stats: CpuStats } => ({ read: ZERO_TIME, cpu_stats: emptyCpu() });
+
+/** What the stats need of the containers. */
+export interface StatsContainers {
+  /** Resolves a reference; throws not-found. */
+  get(ref: string): ContainerRecord;
+  /** The container's cgroup path (relative to a hierarchy root). */
+  cgroupPath(id: string): string;
+}
+
+export interface StatsOptions {
+  /** a stream of documents, one a second (default) or one document */
+  stream: boolean;
+  /** with `stream: false`: answer at once, without a second sample for precpu */
+  oneShot?: boolean;
+  signal?: AbortSignal;
+  /** the pause between samples (tests); default 1000 ms */
+  intervalMs?: number;
+}
+
+/** A stats document as sent: the sample, the container's name and id, the previous sample. */
+export type StatsDocument = StatsSample & { name: string; id: string; preread: string; precpu_stats: CpuStats };
+
+/** `docker stats` over the engine's metrics. */
+export class ContainerStats {
+  constructor(
+    private readonly containers: StatsContainers,
+    private readonly metrics: MetricsReader,
+  ) {}
+
+  /** One sample of a container (zeros when it is not running). Throws not-found. */
+  sample(ref: string): StatsSample & { name: string; id: string } {
+    const c = this.containers.get(ref);
+    const base = isRunning(c.state.status) ? statsFromMetrics(this.metrics.read(this.containers.cgroupPath(c.id))) : emptySample();
+    return { ...base, name: c.name, id: c.id };
+  }
+
+  /**
+   * The documents of `GET /containers/{id}/stats`, as Docker sends them: streaming, one
+   * a second, each with the previous sample as `precpu_stats`; not streaming, one
+   * document (after a second sample a second later unless `oneShot` or not running).
+   * Throws not-found before the first document; ends when `signal` aborts.
+   */
+  async *documents(ref: string, o: StatsOptions): AsyncGenerator<StatsDocument> {
+    const id = this.containers.get(ref).id;
+    const interval = o.intervalMs ?? 1000;
+    const signal = o.signal;
+    const none = emptyPrecpu();
+    if (!o.stream) {
+      const first = this.sample(id);
+      if (!o.oneShot && isRunning(this.containers.get(id).state.status)) {
+        await sleep(interval, signal);
+        if (signal?.aborted) return;
+        yield { ...this.sample(id), preread: first.read, precpu_stats: first.cpu_stats };
+        return;
+      }
+      yield { ...first, preread: none.read, precpu_stats: none.cpu_stats };
+      return;
+    }
+    let prev: StatsSample | undefined;
+    while (!signal?.aborted) {
+      const s = this.sample(id);
+      yield { ...s, preread: prev ? prev.read : none.read, precpu_stats: prev ? prev.cpu_stats : none.cpu_stats };
+      prev = s;
+      await sleep(interval, signal);
+    }
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done);
+  });
+}

@@ -3,12 +3,15 @@
  * sockets (sun_path holds 107 bytes: `<execRoot>/shims/<64 hex>/console.sock` does not
  * fit below a long temp dir). The first 32 hex digits (128 bits) are as unique as the
  * daemon needs; the container keeps its full id everywhere else.
+ *
+ * This is the one place the mapping happens: the composition root wraps the task
+ * service once in a TaskIdAdapter and gives that to the containers and exec services.
  */
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { notImplemented } from '../../engine/errdefs';
-import type { AttachOptions, ExitStatus, LinuxResources, StartOptions, TaskService, TaskState } from '../../engine/runtime';
+import type { AttachOptions, ExecProcessOptions, ExitStatus, LinuxResources, StartOptions, TaskExec, TaskService, TaskState } from '../../engine/runtime';
 
 const MAX_SOCK_PATH = 107;
 
@@ -22,10 +25,13 @@ export function taskIdFor(id: string, execRoot: string): string {
   return fullIdsFit(execRoot) ? id : id.slice(0, 32);
 }
 
-/** A TaskService taking container ids and calling `inner` with task ids. `list()` returns task ids. */
-export class TaskIdAdapter implements TaskService {
+/**
+ * A TaskService (and TaskExec, when `inner` runs execs) taking container ids and calling
+ * `inner` with task ids. `list()` returns task ids.
+ */
+export class TaskIdAdapter implements TaskService, TaskExec {
   constructor(
-    private readonly inner: TaskService,
+    private readonly inner: TaskService & Partial<TaskExec>,
     private readonly execRoot: string,
   ) {}
   private t(id: string): string {
@@ -82,5 +88,17 @@ export class TaskIdAdapter implements TaskService {
   }
   list(): Promise<string[]> {
     return this.inner.list();
+  }
+  exec(id: string, opts: ExecProcessOptions): Promise<{ pid: number; stream?: Duplex }> {
+    if (!this.inner.exec) return Promise.reject(notImplemented('the task service cannot run exec processes'));
+    return this.inner.exec(this.t(id), opts);
+  }
+  waitExec(id: string, execId: string, opts?: { signal?: AbortSignal }): Promise<ExitStatus> {
+    if (!this.inner.waitExec) return Promise.reject(notImplemented('the task service cannot run exec processes'));
+    return this.inner.waitExec(this.t(id), execId, opts);
+  }
+  resizeExec(id: string, execId: string, height: number, width: number): Promise<void> {
+    if (!this.inner.resizeExec) return Promise.reject(notImplemented('the task service cannot run exec processes'));
+    return this.inner.resizeExec(this.t(id), execId, height, width);
   }
 }

@@ -2,9 +2,11 @@
  * Docker-shaped JSON for containers, in one place (nerdctl's dockercompat idea):
  * `GET /containers/{id}/json` and the summaries of `GET /containers/json`.
  */
+import { mountPointView } from '../volumes/mountpoints';
+import * as fs from 'node:fs';
 import type { ContainerRecord } from './model';
 import type { ContainerPaths } from './files';
-import { humanStatus, isRunning } from './state';
+import { ZERO_TIME, humanStatus, isRunning } from './state';
 
 export interface ViewContext {
   paths: ContainerPaths;
@@ -55,11 +57,26 @@ function networkSettings(c: ContainerRecord) {
   };
 }
 
+/** Inspect's `Mounts`: the recorded mount points in Docker's shape (older records: their host-path binds). */
 function mountsOf(c: ContainerRecord) {
+  if (c.mountPoints) return c.mountPoints.map(mountPointView);
   return (c.hostConfig.Binds ?? []).map((b) => {
     const [src, dst, opts = ''] = b.split(':');
     return { Type: 'bind', Source: src, Destination: dst, Mode: opts, RW: !opts.split(',').includes('ro'), Propagation: 'rprivate' };
   });
+}
+
+/**
+ * Config as Docker shows it: `Env` is null when neither the image nor the request gave
+ * one (Docker's merge keeps the image's nil slice when the request's is empty).
+ */
+export function configView<T extends { Env?: string[] | null }>(config: T): T {
+  return config.Env && config.Env.length > 0 ? config : { ...config, Env: null };
+}
+
+/** The inspect document's Path fields: Docker sets them when the container first starts. */
+function startedPath(c: ContainerRecord, p: string): string {
+  return c.state.startedAt === ZERO_TIME && c.state.status === 'created' ? '' : p;
 }
 
 /** The full inspect document. */
@@ -84,10 +101,10 @@ export function inspectView(c: ContainerRecord, v: ViewContext): Record<string, 
       FinishedAt: st.finishedAt,
     },
     Image: c.image,
-    ResolvConfPath: v.paths.resolvConf,
-    HostnamePath: v.paths.hostname,
-    HostsPath: v.paths.hosts,
-    LogPath: c.hostConfig.LogConfig?.Type === 'none' ? '' : v.paths.log,
+    ResolvConfPath: startedPath(c, v.paths.resolvConf),
+    HostnamePath: startedPath(c, v.paths.hostname),
+    HostsPath: startedPath(c, v.paths.hosts),
+    LogPath: c.hostConfig.LogConfig?.Type === 'none' ? '' : startedPath(c, v.paths.log),
     Name: c.name,
     RestartCount: c.restartCount,
     Driver: 'overlay2',
@@ -104,7 +121,7 @@ export function inspectView(c: ContainerRecord, v: ViewContext): Record<string, 
       Name: 'overlay2',
     },
     Mounts: mountsOf(c),
-    Config: c.config,
+    Config: configView(c.config),
     NetworkSettings: networkSettings(c),
   };
   if (v.sizeRw !== undefined) out.SizeRw = v.sizeRw;
@@ -144,7 +161,7 @@ function hostConfigView(c: ContainerRecord): Record<string, unknown> {
     SecurityOpt: null,
     UTSMode: '',
     UsernsMode: '',
-    ShmSize: 67108864,
+    ShmSize: DEFAULT_SHM_SIZE,
     Runtime: 'runc',
     ConsoleSize: [0, 0],
     Isolation: '',
@@ -179,29 +196,59 @@ function hostConfigView(c: ContainerRecord): Record<string, unknown> {
     CpuPercent: 0,
     IOMaximumIOps: 0,
     IOMaximumBandwidth: 0,
-    MaskedPaths: [
-      '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-      '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
-    ],
-    ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    MaskedPaths: DEFAULT_MASKED_PATHS,
+    ReadonlyPaths: DEFAULT_READONLY_PATHS,
     ...stripUndefined(hc),
+    ...createDefaults(hc),
   };
 }
+
+/** Whether the host runs the unified (v2) cgroup hierarchy only. */
+function cgroupV2(): boolean {
+  return (cgroupV2Cache ??= fs.existsSync('/sys/fs/cgroup/cgroup.controllers'));
+}
+let cgroupV2Cache: boolean | undefined;
+
+/**
+ * What Docker 20.10 stores in place of the zero values a client sends at create: the
+ * default /dev/shm size, IPC and cgroup namespace modes (daemon_unix.go adaptContainerSettings), the
+ * default masked and read-only paths unless privileged (create_unix.go), no swappiness
+ * for -1 (daemon.go fixMemorySwappiness) and no pids limit for ≤ 0 (the create route).
+ */
+function createDefaults(hc: ContainerRecord['hostConfig']): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const h = hc as Record<string, unknown>;
+  if (!h.ShmSize) out.ShmSize = DEFAULT_SHM_SIZE;
+  if (!h.IpcMode) out.IpcMode = 'private';
+  if (!h.CgroupnsMode) out.CgroupnsMode = cgroupV2() ? 'private' : 'host';
+  if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness === -1) out.MemorySwappiness = null;
+  if (typeof h.PidsLimit === 'number' && h.PidsLimit <= 0) out.PidsLimit = null;
+  if (h.MaskedPaths == null) out.MaskedPaths = h.Privileged ? null : DEFAULT_MASKED_PATHS;
+  if (h.ReadonlyPaths == null) out.ReadonlyPaths = h.Privileged ? null : DEFAULT_READONLY_PATHS;
+  return out;
+}
+
+/** Docker's DefaultShmSize (64 MiB). */
+const DEFAULT_SHM_SIZE = 67108864;
+const DEFAULT_MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+];
+const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 function stripUndefined(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
 /** One entry of `GET /containers/json`. */
-export function summaryView(c: ContainerRecord, sizes?: { rw: number; rootFs: number }): Record<string, unknown> {
-  const cmd = [c.path, ...c.args].map((a) => (/\s/.test(a) ? a : a)).join(' ');
+export function summaryView(c: ContainerRecord, sizes?: { rw: number; rootFs: number }, image?: string): Record<string, unknown> {
   const mode = c.hostConfig.NetworkMode ?? 'default';
   const out: Record<string, unknown> = {
     Id: c.id,
     Names: [c.name],
-    Image: c.imageRef,
+    Image: image ?? c.imageRef,
     ImageID: c.image,
-    Command: cmd,
+    Command: commandLine(c.path, c.args),
     Created: Math.floor(Date.parse(c.created) / 1000),
     Ports: [],
     Labels: c.config.Labels ?? {},
@@ -211,9 +258,17 @@ export function summaryView(c: ContainerRecord, sizes?: { rw: number; rootFs: nu
     NetworkSettings: { Networks: networkSettings(c).Networks },
     Mounts: mountsOf(c),
   };
-  if (sizes) {
-    out.SizeRw = sizes.rw;
-    out.SizeRootFs = sizes.rootFs;
-  }
+  // omitempty in Docker's types.Container
+  if (sizes?.rw) out.SizeRw = sizes.rw;
+  if (sizes?.rootFs) out.SizeRootFs = sizes.rootFs;
   return out;
+}
+
+/**
+ * The list's `Command`, as Docker's container view builds it: the path, then each
+ * argument, single-quoted when it holds a space (and only then: no escaping).
+ */
+export function commandLine(p: string, args: string[]): string {
+  if (args.length === 0) return p;
+  return `${p} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
 }

@@ -5,7 +5,7 @@
  * client whose terminal width it does not know).
  */
 import type { ProgressEvent } from '../../engine/distribution';
-import type { JsonMessage } from '../../api/streams';
+import type { JsonMessage } from '../jsonmessage';
 
 const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
 

@@ -11,10 +11,10 @@ import type { RegistryClient, AuthConfig, Platform } from '../../engine/distribu
 import { isStevedoreError, notFound } from '../../engine/errdefs';
 import type { LeaseManager } from '../../engine/gc';
 import { familiarName, familiarString, shortId, trimNamed, withDigest, type NamedReference } from '../../engine/reference';
-import type { JsonMessage } from '../../api/streams';
+import type { JsonMessage } from '../jsonmessage';
 import type { PendingImage, RegisterProgress } from '../images/register';
 import type { ImageService } from '../images/service';
-import { leasedStore } from './leased';
+import { dropLease, leasedStore } from './leased';
 import type { DistributionMetadata } from './metadata';
 import { MessageQueue, ProgressThrottle, fromEngineEvent, progressMessage } from './progress';
 
@@ -55,7 +55,8 @@ export interface PulledImage {
  * later layers still download. The image is recorded only after every blob and the
  * manifest are stored and every layer is unpacked, in one transaction. The first
  * failure — a download, an unpack, or the caller's signal — aborts the rest; then
- * nothing is registered and both leases are dropped.
+ * nothing is registered, both leases are dropped, and the partial downloads and the
+ * blobs only this pull held are removed at once.
  * @throws not-found (`manifest for x:y not found: …`, and `pull access denied for x, …`
  *   which dockerd answers with 404 too), invalid-argument (unverifiable content),
  *   unavailable — before or after the first message was written.
@@ -97,6 +98,7 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
   };
   let pending: Promise<PendingImage> | undefined;
   let committed = false;
+  let succeeded = false;
   const lease = d.leases.create({ expiresAt: new Date(Date.now() + PULL_LEASE_TTL_MS), labels: { [PULL_LEASE_LABEL]: ref.name } });
   try {
     let result;
@@ -146,6 +148,7 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
     queue.push({ status: previous === reg.id ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}` });
     d.images.emit('pull', shown, familiarName(ref), reg.config.config?.Labels ?? undefined);
     await queue.flush();
+    succeeded = true;
     return { id: reg.id, digest: topDigest };
   } catch (err) {
     ac.abort(err);
@@ -154,7 +157,9 @@ export async function pullImage(d: PullDeps, ref: NamedReference, opts: PullImag
     opts.signal?.removeEventListener('abort', onOuter);
     if (pending && !committed) await (await pending.catch(() => undefined))?.discard(ac.signal.reason);
     await queue.flush().catch(() => {});
-    d.leases.delete(lease.id);
+    // a failed pull frees its partial downloads and unreferenced blobs at once (a full
+    // disk is the common cause), instead of holding them until the lease expires
+    await dropLease(d.content, d.leases, lease, { freeHeld: !succeeded });
   }
 }
 

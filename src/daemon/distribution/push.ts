@@ -12,7 +12,7 @@ import { MediaType, isManifestType, parseManifest, type AuthConfig, type ImageMa
 import { isStevedoreError, notFound } from '../../engine/errdefs';
 import type { ImageRecord } from '../../engine/images/types';
 import { familiarName, familiarString, parseReference, sha256Digest, shortId, trimNamed, withDigest, type NamedReference } from '../../engine/reference';
-import type { JsonMessage } from '../../api/streams';
+import type { JsonMessage } from '../jsonmessage';
 import type { ImageService } from '../images/service';
 import { PushProvider, compressBlob } from './blobs';
 import type { DistributionMetadata } from './metadata';

@@ -13,7 +13,7 @@ import { invalidArgument } from '../../engine/errdefs';
 import type { LeaseManager } from '../../engine/gc';
 import type { MetadataDB } from '../../engine/metadata/db';
 import { isDigest, parseNormalizedNamed, tagNameOnly, withDigest, withTag, type NamedReference } from '../../engine/reference';
-import type { JsonMessage } from '../../api/streams';
+import type { JsonMessage } from '../jsonmessage';
 import type { ImageService } from '../images/service';
 import { distributionInspect, type DistributionInspect } from './inspect';
 import { DistributionMetadata } from './metadata';

@@ -10,12 +10,25 @@ export interface DockerEvent {
   Action: string;
   Actor: { ID: string; Attributes: Record<string, string> };
   scope: 'local';
+  /** seconds since the epoch: exactly `timeNano / 1e9`, truncated */
   time: number;
-  timeNano: number;
+  /** nanoseconds since the epoch; a bigint because it does not fit a double (see `eventJson`) */
+  timeNano: bigint;
   /** legacy fields (container and image events only) */
   status?: string;
   id?: string;
   from?: string;
+}
+
+/**
+ * The JSON of an event as Docker writes it. `timeNano` is Go's int64 nanoseconds, a
+ * 19-digit integer that a double cannot hold (it would end in `00`), so it is written
+ * from the bigint digits instead of through `JSON.stringify`.
+ */
+export function eventJson(ev: DockerEvent): string {
+  const text = JSON.stringify({ ...ev, timeNano: 0 });
+  const at = text.lastIndexOf('"timeNano":0');
+  return text.slice(0, at) + `"timeNano":${ev.timeNano.toString()}` + text.slice(at + '"timeNano":0'.length);
 }
 
 /** Publication order of an event (a symbol key, so it never appears in the JSON). */
@@ -49,7 +62,7 @@ export class EventBus {
       Actor: { ID: id, Attributes: attributes },
       scope: 'local',
       time: Number(nano / 1_000_000_000n),
-      timeNano: Number(nano),
+      timeNano: nano,
     };
     Object.defineProperty(ev, SEQ, { value: ++this.seq, enumerable: false });
     if (type === 'container' || type === 'image') {

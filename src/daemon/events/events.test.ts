@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { EventBus, eventSeq } from './bus';
+import { EventBus, eventJson, eventSeq } from './bus';
 import { eventMatches, parseEventTime } from './filter';
 
 describe('event bus and filters', () => {
@@ -14,7 +14,13 @@ describe('event bus and filters', () => {
     assert.equal(b.id, 'sha256:1');
     assert.ok(b.timeNano >= a.timeNano);
     assert.ok(eventSeq(b) > eventSeq(a));
-    assert.ok(!JSON.stringify(a).includes('seq'));
+    assert.ok(!eventJson(a).includes('seq'));
+    // timeNano is the exact int64 (a double would round it to a multiple of 256), and time its seconds
+    const j = eventJson(a);
+    const digits = /"timeNano":(\d+)[,}]/.exec(j)![1]!;
+    assert.equal(BigInt(digits), a.timeNano);
+    assert.equal(String(a.time), digits.slice(0, -9));
+    assert.equal((JSON.parse(j) as { Actor: unknown }).Actor !== undefined, true);
     assert.equal(bus.recent().length, 2, 'ring is bounded');
   });
   it('matches Docker filters', () => {
@@ -28,6 +34,12 @@ describe('event bus and filters', () => {
     assert.ok(m({ container: ['web'] }));
     assert.ok(m({ container: ['abc'] }));
     assert.ok(!m({ container: ['other'] }));
+    assert.ok(m({ container: ['we'] }), 'a name prefix matches (FuzzyMatch)');
+    assert.ok(m({ container: ['other', 'abc1'] }));
+    const img = bus.publish('image', 'tag', 'sha256:feed', { name: 'webapp:1' });
+    assert.ok(eventMatches(new Map([['container', ['web']]]), img), 'no type restriction, as in moby');
+    assert.ok(!eventMatches(new Map([['event', ['exec']]]), ev), 'actions match exactly');
+    assert.ok(eventMatches(new Map([['event', ['exec_start', 'exec']]]), ev));
     assert.ok(m({ image: ['busybox:latest'] }));
     assert.ok(m({ label: ['com.x=1'] }));
     assert.ok(m({ label: ['com.x'] }));

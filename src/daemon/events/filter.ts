@@ -32,23 +32,39 @@ function matchesLabels(values: string[] | undefined, attrs: Record<string, strin
   });
 }
 
+/** Go's `filters.Args.FuzzyMatch`: no values, an equal value, or a value that is a prefix of `source`. */
+function fuzzyMatch(values: string[] | undefined, source: string): boolean {
+  if (!values || values.length === 0) return true;
+  return values.some((v) => source.startsWith(v));
+}
+
+/** Event actions matched by prefix when one of them is a filter value (moby #25798). */
+const PREFIX_ACTIONS = new Set(['health_status', 'exec_create', 'exec_start']);
+
+/** Keys matched against the actor's ID or `name` attribute, by prefix (moby's `fuzzyMatchName`). */
+const NAME_KEYS = ['daemon', 'container', 'plugin', 'volume', 'network', 'node', 'service', 'secret', 'config'];
+
+/**
+ * moby's `events.Filter.Include`. The name keys (`container`, `volume`, …) match any
+ * event whose actor ID or `name` attribute starts with a value — not only events of
+ * that type, as in Docker. A container's events carry the name it had when they were
+ * published, so events from before a rename still match the old name; the `rename`
+ * event itself carries the new name (and the old one as `oldName`).
+ */
 export function eventMatches(filters: Map<string, string[]>, ev: DockerEvent): boolean {
   const f = (k: string) => filters.get(k);
-  const action = ev.Action;
-  const events = f('event');
-  if (events && events.length && !events.some((e) => action === e || action.startsWith(e + ':'))) return false;
-  if (!matchesAny(f('type'), ev.Type)) return false;
-  if (!matchesAny(f('scope'), ev.scope)) return false;
   const attrs = ev.Actor.Attributes;
-  if (f('container')?.length) {
-    if (ev.Type !== 'container') return false;
-    if (!f('container')!.some((c) => c === attrs.name || ev.Actor.ID === c || (c.length >= 1 && ev.Actor.ID.startsWith(c)))) return false;
+  const events = f('event');
+  if (events?.length) {
+    const prefix = events.some((e) => PREFIX_ACTIONS.has(e));
+    if (!events.some((e) => (prefix ? ev.Action.startsWith(e) : ev.Action === e))) return false;
   }
-  if (f('image')?.length && !(ev.Type === 'image' || ev.Type === 'container')) return false;
+  if (!matchesAny(f('type'), ev.Type)) return false;
+  if (f('scope')?.length && !f('scope')!.includes(ev.scope)) return false;
+  for (const k of NAME_KEYS) {
+    if (!fuzzyMatch(f(k), ev.Actor.ID) && !fuzzyMatch(f(k), attrs.name ?? '')) return false;
+  }
   if (!matchesImage(f('image'), ev)) return false;
-  if (f('volume')?.length && !(ev.Type === 'volume' && matchesAny(f('volume'), ev.Actor.ID, attrs.name))) return false;
-  if (f('network')?.length && !(ev.Type === 'network' && matchesAny(f('network'), ev.Actor.ID, attrs.name))) return false;
-  if (f('daemon')?.length && !(ev.Type === 'daemon' && matchesAny(f('daemon'), ev.Actor.ID, attrs.name))) return false;
   if (!matchesLabels(f('label'), attrs)) return false;
   return true;
 }

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Duplex, PassThrough } from 'node:stream';
+import { Duplex, PassThrough, Transform } from 'node:stream';
 import { DEFAULT_DETACH_KEYS, DetachScanner, parseDetachKeys } from './keys';
 import { buildExecProcess } from './process';
 import { execInspectView, validate } from './service';
@@ -160,5 +160,20 @@ describe('splice', () => {
     assert.equal(await done, 'ended');
     assert.equal(waited, true);
     assert.equal(Buffer.concat(p.clientOut).toString(), 'bye');
+  });
+
+  it('sends the output through the given transform (an exec started with the other framing) and still ends', async () => {
+    const p = pair();
+    const upper = new Transform({
+      transform(c: Buffer, _e, cb) {
+        cb(null, Buffer.from(c.toString().toUpperCase()));
+      },
+    });
+    const done = splice(p.client, p.task, { stdin: false, tty: false, closeStdin: true, output: upper });
+    p.task.push(Buffer.from('one '));
+    p.task.push(Buffer.from('two'));
+    p.task.push(null);
+    assert.equal(await done, 'ended');
+    assert.equal(Buffer.concat(p.clientOut).toString(), 'ONE TWO');
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The OCI `process` of an exec, built from the container's own spec (config.json of
- * its bundle) the way Docker builds it: the container's environment with the exec's
+ * The OCI `process` of an exec, built from the container's own spec (the engine's record
+ * of the container) the way Docker builds it: the container's environment with the exec's
  * `Env` merged over it (and TERM=xterm with a tty), the exec's user resolved in the
  * container's /etc/passwd and /etc/group (or the container's user), its working
  * directory, the container's capabilities, rlimits and security settings — all
@@ -8,7 +8,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ALL_CAPABILITIES, ScopedRootfsReader, parsePasswd, replaceOrAppendEnv, resolveUser, type oci } from '../../engine/bundle';
+import { ALL_CAPABILITIES, ScopedRootfsReader, parsePasswd, replaceOrAppendEnv, resolveUser } from '../../engine/oci';
+import type * as oci from '../../engine/oci/spec';
 import { internal } from '../../engine/errdefs';
 
 /** What an exec asks for (Docker's ExecConfig, validated). */
@@ -24,6 +25,15 @@ export interface ExecProcessConfig {
   consoleSize?: { height: number; width: number };
 }
 
+/**
+ * The container's runtime spec for an exec: from the engine's record of the container
+ * (engine/containers) when it has one, else from its bundle's `config.json` (a container
+ * started by a release before engine records, still running after an in-place upgrade).
+ */
+export function containerSpecFor(record: { spec?: Partial<oci.Spec> } | undefined, bundleDir: string): Pick<oci.Spec, 'process' | 'linux'> {
+  return record?.spec ? execBase(record.spec) : readContainerSpec(bundleDir);
+}
+
 /** Reads the container's runtime spec from its bundle (`<bundle>/config.json`): its process and its linux section. */
 export function readContainerSpec(bundleDir: string): Pick<oci.Spec, 'process' | 'linux'> {
   let spec: Partial<oci.Spec>;
@@ -32,6 +42,11 @@ export function readContainerSpec(bundleDir: string): Pick<oci.Spec, 'process' |
   } catch (err) {
     throw internal(`cannot read the container's runtime spec: ${(err as Error).message}`, err);
   }
+  return execBase(spec);
+}
+
+/** The process and linux sections of a spec; throws internal when one is missing. */
+function execBase(spec: Partial<oci.Spec>): Pick<oci.Spec, 'process' | 'linux'> {
   if (!spec.process || typeof spec.process !== 'object') throw internal("the container's runtime spec has no process");
   if (!spec.linux || typeof spec.linux !== 'object') throw internal("the container's runtime spec has no linux section");
   return { process: spec.process, linux: spec.linux };

@@ -16,7 +16,8 @@ import type { TaskExec } from '../../engine/runtime';
 import type { ContainerRecord } from '../containers/model';
 import type { EventBus } from '../events/bus';
 import { parseDetachKeys } from './keys';
-import { buildExecProcess, type ExecProcessConfig, readContainerSpec } from './process';
+import { buildExecProcess, containerSpecFor, type ExecProcessConfig } from './process';
+import type { Spec } from '../../engine/oci/spec';
 
 export type ExecStatus = 'created' | 'running' | 'exited';
 
@@ -63,6 +64,12 @@ export interface ExecServiceOptions {
   tasks: TaskExec;
   /** The task id of a container (see containers/task-ids.ts). */
   taskId: (containerId: string) => string;
+  /**
+   * The engine's container records (engine/containers EngineContainers), where the
+   * container's runtime spec is read; without one, or for a container without a record,
+   * the spec is read from its bundle's config.json.
+   */
+  specs?: { find(id: string): { spec?: Partial<Spec> } | undefined };
   events: EventBus;
   log: Logger;
 }
@@ -91,6 +98,9 @@ export class ExecService {
     checkRunning(c, containerRef);
     this.prune();
     const id = randomBytes(32).toString('hex');
+    // As Docker: an exec without a User takes the container's, recorded at create (exec
+    // inspect's ProcessConfig.user shows it).
+    if (!req.user) req.user = c.config.User ?? '';
     const rec: ExecRecord = { id, containerId: c.id, status: 'created', pid: 0, exitCode: null, ...req };
     this.execs.set(id, rec);
     this.publish(c, `exec_create: ${describe(rec.cmd)}`, { execID: id });
@@ -109,11 +119,13 @@ export class ExecService {
   }
 
   /**
-   * Starts an exec. Detached: no stream. Throws not-found, conflict (already started,
+   * Starts an exec. Detached: no stream. `tty` is the start request's own Tty (it may
+   * differ from the exec's): a start with a tty on an exec without one gets no stderr,
+   * as Docker gives it no stderr writer. Throws not-found, conflict (already started,
    * container not running), RuntimeCreateError when the runtime refuses (the exec then
    * has exited with 126 or 127).
    */
-  async start(id: string, opts: { detach: boolean; consoleSize?: { height: number; width: number } }): Promise<StartedExec> {
+  async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StartedExec> {
     const e = this.mustGet(id);
     if (e.status === 'exited') throw conflict(`Error: Exec command ${e.id} has already run`);
     if (e.status === 'running') throw conflict(`Error: Exec command ${e.id} is already running`);
@@ -123,16 +135,16 @@ export class ExecService {
     let started: { pid: number; stream?: Duplex };
     try {
       const rootfs = this.o.containers.rootfsDir(c.id);
-      const spec = readContainerSpec(path.dirname(rootfs));
+      const spec = containerSpecFor(this.o.specs?.find(c.id), path.dirname(rootfs));
       const proc = await buildExecProcess(
         spec.process,
-        { cmd: e.cmd, env: e.env, user: e.user || c.config.User || '', workingDir: e.workingDir, privileged: e.privileged, tty: e.tty, ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}) },
+        { cmd: e.cmd, env: e.env, user: e.user, workingDir: e.workingDir, privileged: e.privileged, tty: e.tty, ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}) },
         rootfs,
         c.hostConfig.GroupAdd ?? [],
       );
       const attach = opts.detach
         ? { stdin: false, stdout: false, stderr: false }
-        : { stdin: e.attachStdin, stdout: e.attachStdout, stderr: e.attachStderr };
+        : { stdin: e.attachStdin, stdout: e.attachStdout, stderr: e.attachStderr && !(opts.tty === true && !e.tty) };
       started = await this.o.tasks.exec(this.o.taskId(c.id), {
         execId: e.id,
         process: proc,

@@ -5,7 +5,7 @@
  * keys end the session and leave the process running; when the client's input ends,
  * the process's stdin is closed (`closeStdin`, no tty) or else the session ends.
  */
-import type { Duplex } from 'node:stream';
+import type { Duplex, Transform } from 'node:stream';
 import { DetachScanner } from './keys';
 
 export interface SpliceOptions {
@@ -19,6 +19,11 @@ export interface SpliceOptions {
   closeStdin: boolean;
   /** Awaited after the process's output ended and before the client's connection is closed. */
   beforeClose?: () => Promise<void>;
+  /**
+   * Rewrites the process's output on its way to the client (an exec started with a
+   * framing other than its own tty's: the API's reframing transform).
+   */
+  output?: Transform;
 }
 
 /** How a session ended: the output ended (process exited), detach keys, or the client went away. */
@@ -27,11 +32,21 @@ export type SpliceEnd = 'ended' | 'detached' | 'client-gone';
 /** Runs one session; resolves when it is over and both streams are released. */
 export function splice(client: Duplex, task: Duplex, opts: SpliceOptions): Promise<SpliceEnd> {
   return new Promise((resolve) => {
+    // The client may have hung up while the task's stream was being opened: its
+    // 'close' already fired and would never be seen below.
+    if (client.destroyed) {
+      task.on('error', () => {});
+      task.destroy();
+      resolve('client-gone');
+      return;
+    }
     let over = false;
+    const out: Duplex = opts.output ?? task;
     const finish = (how: SpliceEnd) => {
       if (over) return;
       over = true;
-      task.unpipe(client);
+      out.unpipe(client);
+      if (out !== task) task.unpipe(out);
       client.removeListener('data', onInput);
       resolve(how);
     };
@@ -39,8 +54,12 @@ export function splice(client: Duplex, task: Duplex, opts: SpliceOptions): Promi
     task.on('error', () => {});
 
     // process → client
-    task.pipe(client, { end: false });
-    task.on('end', () => {
+    if (out !== task) {
+      out.on('error', () => {});
+      task.pipe(out);
+    }
+    out.pipe(client, { end: false });
+    out.on('end', () => {
       void (async () => {
         await opts.beforeClose?.().catch(() => {});
         if (over) return;

@@ -44,7 +44,7 @@ describe('ImageService (storage, overlay; needs root)', () => {
     const mounts = await s.snapshotter.prepare('ctr-1', parent.chainId);
     const upper = upperDirOf(mounts);
     fs.writeFileSync(path.join(upper, 'new-file'), 'data');
-    const id = await s.images.commitContainer({ upperDir: upper, parentImageId: base, config: { Cmd: ['echo', 'hi'] }, comment: 'c1', author: 'me', changes: ['ENV X=1'], repo: 'committed', tag: 'v1', containerId: 'abc' });
+    const id = await s.images.commitContainer({ upper: mounts, comparer: s.differ, parentImageId: base, config: { Cmd: ['echo', 'hi'] }, comment: 'c1', author: 'me', changes: ['ENV X=1'], repo: 'committed', tag: 'v1', containerId: 'abc' });
     await s.snapshotter.remove('ctr-1');
     const child = await s.images.inspect('committed:v1');
     assert.equal(child.Id, id);

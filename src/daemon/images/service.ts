@@ -20,7 +20,8 @@ import type { LayerApplier } from '../../engine/images/unpack';
 import type { Logger } from '../../engine/log';
 import type { MetadataDB } from '../../engine/metadata/db';
 import { NamedReference, familiarString, parseNormalizedNamed, parseReference, tagNameOnly, withTag } from '../../engine/reference';
-import type { Snapshotter } from '../../engine/snapshots/types';
+import { MOBY_NAMESPACE } from '../../engine/metadata/namespaces';
+import type { SnapshotDirs, Snapshotter } from '../../engine/snapshots/types';
 import type { EventBus } from '../events/bus';
 import { commitContainer, type CommitOptions } from './commit';
 import { importImage, type ImportOptions } from './import';
@@ -47,8 +48,10 @@ export interface ImageServiceOptions {
   events: EventBus;
   /** private scratch folder (staging of loads, imports, saves) */
   tmpDir: string;
-  /** `<data-root>/snapshots` of the overlay snapshotter, for GraphDriver data */
-  snapshotDir?: string;
+  /** where the snapshotter keeps each snapshot's files, for GraphDriver data (the overlay snapshotter) */
+  snapshotDirs?: Pick<SnapshotDirs, 'dirsOf'>;
+  /** the metadata namespace of the images (default `moby`, the Docker front end's) */
+  namespace?: string;
   log?: Logger;
 }
 
@@ -76,7 +79,7 @@ export class ImageService {
   private containerChecker: ContainerChecker = () => [];
 
   constructor(readonly opts: ImageServiceOptions) {
-    this.store = new ImageStore(opts.db);
+    this.store = new ImageStore(opts.db, { namespace: opts.namespace ?? MOBY_NAMESPACE });
   }
 
   /** Lets the containers service say which containers use an image (delete conflicts, df, prune). */
@@ -237,28 +240,18 @@ export class ImageService {
    * layers below (top first), Merged/Work beside the top layer.
    */
   private graphDriverData(rec: ImageRecord): Record<string, string> | null {
-    const dir = this.opts.snapshotDir;
-    if (!dir || !rec.chainId) return null;
-    const chains = chainIDs(rec.layers.map((l) => l.diffID));
-    const ids = chains.map((c) => this.snapshotDirId(c));
-    if (ids.some((x) => x === undefined)) return null;
-    const fsDirs = ids.map((x) => path.join(dir, String(x), 'fs'));
-    const top = path.join(dir, String(ids[ids.length - 1]));
+    const dirs = this.opts.snapshotDirs;
+    if (!dirs || !rec.chainId) return null;
+    const chain = chainIDs(rec.layers.map((l) => l.diffID)).map((c) => dirs.dirsOf(c));
+    const top = chain[chain.length - 1];
+    if (!top || chain.some((x) => x === undefined)) return null;
+    const fsDirs = chain.map((x) => x!.fs);
     const data: Record<string, string> = {};
     if (fsDirs.length > 1) data.LowerDir = fsDirs.slice(0, -1).reverse().join(':');
-    data.MergedDir = path.join(top, 'merged');
-    data.UpperDir = fsDirs[fsDirs.length - 1]!;
-    data.WorkDir = path.join(top, 'work');
+    data.MergedDir = path.join(top.home, 'merged');
+    data.UpperDir = top.fs;
+    data.WorkDir = top.work;
     return data;
-  }
-
-  /** The overlay snapshotter's directory id of a snapshot (read from its table). */
-  private snapshotDirId(name: string): number | undefined {
-    try {
-      return this.opts.db.raw.prepare('SELECT id FROM snapshots WHERE key = ?').pluck().get(name) as number | undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   async history(refOrId: string): Promise<HistoryItem[]> {

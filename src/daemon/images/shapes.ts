@@ -1,5 +1,6 @@
 /** Docker-shaped JSON of images (inspect, list, history), in one place. */
-import type { ContainerConfig, DockerImageConfig } from '../../engine/images/types';
+import type { DockerImageConfig } from '../../engine/images/types';
+import type { ContainerConfig } from '../containers/types';
 
 /** Every field Docker's container.Config always shows, with its zero value. */
 export function fullContainerConfig(c: ContainerConfig | undefined): ContainerConfig {

@@ -30,7 +30,24 @@ export interface SystemOptions {
   /** counts from the container and image services (zero until they exist) */
   counts: () => Counts;
   eventListeners: () => number;
+  /** the drivers that exist, for `/info`'s Plugins (default: IMPLEMENTED_PLUGINS); wired by their owners as they land */
+  plugins?: Partial<PluginsInfo>;
 }
+
+/** `/info`'s Plugins: the volume, network and log drivers a client may name. */
+export interface PluginsInfo {
+  Volume: string[];
+  Network: string[];
+  Log: string[];
+}
+
+/**
+ * What exists today, and only that (Docker lists its registered drivers): the `local`
+ * volume driver (daemon/volumes), the `host` and `null` network drivers (the
+ * default network is a private namespace with loopback only, not a bridge), and the
+ * json-file log driver (`none` keeps nothing; Docker does not list it either).
+ */
+export const IMPLEMENTED_PLUGINS: PluginsInfo = { Volume: ['local'], Network: ['host', 'null'], Log: ['json-file'] };
 
 export class SystemService {
   private facts: HostFacts | undefined;
@@ -40,6 +57,12 @@ export class SystemService {
   private readonly runtimeVersions = new Map<string, Promise<{ version: string; commit: string }>>();
 
   constructor(private readonly opts: SystemOptions) {}
+
+  /** `/info`'s Plugins: the drivers that exist, sorted as Docker lists them. */
+  private plugins(): PluginsInfo & { Authorization: null } {
+    const p = { ...IMPLEMENTED_PLUGINS, ...this.opts.plugins };
+    return { Volume: [...p.Volume].sort(), Network: [...p.Network].sort(), Authorization: null, Log: [...p.Log].sort() };
+  }
 
   host(): HostFacts {
     return (this.facts ??= readHostFacts());
@@ -114,8 +137,16 @@ export class SystemService {
     const rtBin = this.opts.runtimes[this.opts.defaultRuntime] ?? this.opts.defaultRuntime;
     const rv = await this.runtimeVersion(rtBin);
     const v1 = h.cgroupVersion === '1';
+    const bridgeNf = (f: string) => readFlag(`/proc/sys/net/bridge/${f}`);
+    const bridgeNfIptables = bridgeNf('bridge-nf-call-iptables');
+    const bridgeNfIp6tables = bridgeNf('bridge-nf-call-ip6tables');
+    // Docker's fillPlatformInfo warnings, in its order, for what this host can lack
     const warnings: string[] = [];
+    if (!h.memoryLimit) warnings.push('WARNING: No memory limit support');
     if (!h.swapLimit) warnings.push('WARNING: No swap limit support');
+    if (!h.ipv4Forwarding) warnings.push('WARNING: IPv4 forwarding is disabled');
+    if (!bridgeNfIptables) warnings.push('WARNING: bridge-nf-call-iptables is disabled');
+    if (!bridgeNfIp6tables) warnings.push('WARNING: bridge-nf-call-ip6tables is disabled');
     return {
       ID: this.id(),
       Containers: total,
@@ -131,7 +162,7 @@ export class SystemService {
         ['userxattr', 'false'],
       ],
       DockerRootDir: this.opts.dataRoot,
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none', 'null'], Authorization: null, Log: ['json-file'] },
+      Plugins: this.plugins(),
       MemoryLimit: h.memoryLimit,
       SwapLimit: h.swapLimit,
       KernelMemory: v1,
@@ -143,8 +174,8 @@ export class SystemService {
       PidsLimit: true,
       OomKillDisable: v1,
       IPv4Forwarding: h.ipv4Forwarding,
-      BridgeNfIptables: fs.existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables'),
-      BridgeNfIp6tables: fs.existsSync('/proc/sys/net/bridge/bridge-nf-call-ip6tables'),
+      BridgeNfIptables: bridgeNfIptables,
+      BridgeNfIp6tables: bridgeNfIp6tables,
       Debug: this.opts.debug,
       NFd: countFds(),
       NGoroutines: 0,
@@ -195,7 +226,7 @@ export class SystemService {
       RuncCommit: { ID: rv.commit, Expected: rv.commit },
       InitCommit: { ID: '', Expected: '' },
       SecurityOptions: ['name=seccomp,profile=default', ...(v1 ? [] : ['name=cgroupns'])],
-      Warnings: warnings,
+      Warnings: warnings.length ? warnings : null, // Go: a nil slice when there is none
     };
   }
 }
@@ -203,6 +234,15 @@ export class SystemService {
 /** Go's GOARCH names, which `docker version` shows. */
 export function goArch(machine: string): string {
   return ({ x86_64: 'amd64', aarch64: 'arm64', armv7l: 'arm', i686: '386', ppc64le: 'ppc64le', s390x: 's390x' } as Record<string, string>)[machine] ?? machine;
+}
+
+/** A sysctl flag: true when the file reads 1 (false when absent), as Docker's readProcBool. */
+function readFlag(p: string): boolean {
+  try {
+    return fs.readFileSync(p, 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
 }
 
 function countFds(): number {

@@ -41,6 +41,8 @@ export interface ApplyOptions {
   onWarning?(message: string): void;
   /** The native calls (mknod, lsetxattr); defaults to the addon. */
   sys?: WriterSys;
+  /** false: no DiffID is computed (plain extractions; `diffID` is then meaningless). Default true. */
+  digest?: boolean;
 }
 
 export interface ApplyResult {
@@ -55,11 +57,11 @@ export interface ApplyResult {
   tarSize: number;
 }
 
-/** Hashes and counts what passes through, and fails past `max` bytes. */
+/** Hashes (unless told not to) and counts what passes through, and fails past `max` bytes. */
 class DigestCounter extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
-  constructor(private readonly max: number) {
+  constructor(private readonly max: number, private readonly hashing = true) {
     super({ highWaterMark: 256 * 1024 });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -68,7 +70,7 @@ class DigestCounter extends Transform {
       cb(invalidArgument(`layer exceeds the limit of ${this.max} uncompressed bytes (decompression bomb?)`));
       return;
     }
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     cb(null, chunk);
   }
 }
@@ -123,7 +125,7 @@ export async function applyLayer(source: Readable, destDir: string, opts: ApplyO
     chown: opts.chown,
     onWarning: opts.onWarning,
   });
-  const digest = new DigestCounter(limits.maxBytes);
+  const digest = new DigestCounter(limits.maxBytes, opts.digest !== false);
   const onAbort = () => digest.destroy(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   let entries = 0;
@@ -234,5 +236,5 @@ export interface ExtractOptions {
  * whiteouts treated as ordinary names. Same safety rules and errors.
  */
 export async function extractTar(source: Readable, destDir: string, opts: ExtractOptions = {}): Promise<void> {
-  await applyLayer(source, destDir, { ...opts, whiteouts: 'none' });
+  await applyLayer(source, destDir, { ...opts, whiteouts: 'none', digest: false });
 }

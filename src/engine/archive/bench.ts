@@ -1,5 +1,5 @@
 /**
- * Throughput check (not a test): `node dist/src/engine/archive/bench.js <tarfile>...`
+ * Throughput check (not a test): `node dist-test/src/engine/archive/bench.js <tarfile>...`
  * applies each tar (plain, gzip or zstd) into a temp dir and diffs it back, printing MB/s
  * of uncompressed tar. Numbers are in docs/layers.md.
  */

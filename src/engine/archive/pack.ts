@@ -36,6 +36,8 @@ export interface TarDirectoryOptions extends PackOptions {
   includeRoot?: string;
   /** Called with each path relative to `dir`; false leaves it (and, for a directory, its content) out. */
   filter?(relPath: string): boolean;
+  /** Entries without content (directories, empty files, links) written after the tree, before the end of the archive. */
+  append?: TarHeader[];
 }
 
 interface Walk {
@@ -48,6 +50,7 @@ interface Walk {
   signal?: AbortSignal;
   /** dev:ino → archive name of the first link, for hard links. */
   seen: Map<string, string>;
+  append?: TarHeader[];
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -59,8 +62,10 @@ const VFS_CAP_REVISION_3 = 3;
  * `trusted.overlay.opaque=y` get a `.wh..wh..opq` entry right after their own.
  * The stream fails with internal if a file changes size while it is read.
  */
-export function diffUpperDir(upperDir: string, opts: PackOptions = {}): Readable {
-  return toReadable(generate(walkOptions(upperDir, true, opts)));
+export function diffUpperDir(upperDir: string, opts: PackOptions & Pick<TarDirectoryOptions, 'filter'> = {}): Readable {
+  const w = walkOptions(upperDir, true, opts);
+  w.filter = opts.filter;
+  return toReadable(generate(w));
 }
 
 /** A tar (uncompressed) of a plain tree: no whiteout translation. */
@@ -68,6 +73,7 @@ export function tarDirectory(dir: string, opts: TarDirectoryOptions = {}): Reada
   const w = walkOptions(dir, false, opts);
   w.rootName = opts.includeRoot;
   w.filter = opts.filter;
+  w.append = opts.append;
   return toReadable(generate(w));
 }
 
@@ -94,6 +100,7 @@ async function* generate(w: Walk): AsyncGenerator<Buffer> {
     if (w.rootName !== undefined && w.rootName !== '') yield* entry(w, w.root, w.rootName, st);
     yield* walk(w, w.root, '');
   }
+  for (const h of w.append ?? []) yield encodeHeader({ ...h, size: 0 });
   yield END_OF_ARCHIVE;
 }
 
@@ -107,7 +114,7 @@ async function* walk(w: Walk, absDir: string, relDir: string): AsyncGenerator<Bu
     if (w.filter && !w.filter(rel)) continue;
     const abs = `${absDir}/${name}`;
     const st = fs.lstatSync(abs);
-    yield* entry(w, abs, w.rootName ? `${w.rootName}/${rel}` : rel, st);
+    yield* entry(w, abs, w.rootName ? `${w.rootName.endsWith('/') ? w.rootName.slice(0, -1) : w.rootName}/${rel}` : rel, st);
     if (st.isDirectory()) yield* walk(w, abs, rel);
   }
 }

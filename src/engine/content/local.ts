@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { errnoCode, invalidArgument, notFound } from '../errdefs';
+import { errnoCode, internal, invalidArgument, notFound } from '../errdefs';
 import { hasherFor, splitDigest, validateDigest } from './digest';
 import { KeyedLock } from './keyed-lock';
 import type { ContentStore, Info, IngestOptions, IngestStatus } from './types';
@@ -289,13 +289,19 @@ export class LocalContentStore implements ContentStore {
           await this.dropPartial(dir, close);
           throw invalidArgument(`unexpected size for ${digest}: received more than the expected ${size} bytes`);
         }
-        await writeAll(fh, buf);
+        try {
+          await writeAll(fh, buf);
+        } catch (err) {
+          throw await this.writeFailed(dir, dataPath, close, err);
+        }
         hash.update(buf);
         total += buf.length;
         opts.onProgress?.(total);
       }
       signal?.throwIfAborted();
-      await fh.sync();
+      await fh.sync().catch(async (err: unknown) => {
+        throw await this.writeFailed(dir, dataPath, close, err);
+      });
       if (size !== undefined && total < size) {
         await close();
         throw invalidArgument(
@@ -319,6 +325,19 @@ export class LocalContentStore implements ContentStore {
       signal?.removeEventListener('abort', onAbort);
       await close();
     }
+  }
+
+  /**
+   * A write of the partial data failed. On a full file system (ENOSPC, EDQUOT) the
+   * partial is removed at once (it would only hold the space), and the error reads as
+   * Go's (`write <path>: no space left on device`, what dockerd reports).
+   */
+  private async writeFailed(dir: string, dataPath: string, close: () => Promise<void>, err: unknown): Promise<unknown> {
+    const code = errnoCode(err);
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+    await this.dropPartial(dir, close).catch(() => {});
+    const why = /^E[A-Z]+: (.+?)(, .*)?$/.exec((err as Error).message)?.[1] ?? String(code);
+    return internal(`write ${dataPath}: ${why}`, err);
   }
 
   private async dropPartial(dir: string, close: () => Promise<void>): Promise<void> {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, invalidArgument, notFound } from '../errdefs';
 import type { MetadataDB } from '../metadata/db';
+import { DEFAULT_NAMESPACE, validateNamespace } from '../metadata/namespaces';
 import { GcRefs, type Resource } from './refs';
 
 export interface Lease {
@@ -25,11 +26,17 @@ interface LeaseRow {
 
 export const LEASE_OWNER_KIND = 'lease';
 
+/** The leases of one namespace (`default` unless told); lease ids are unique per namespace. */
 export class LeaseManager {
+  readonly namespace: string;
   private readonly refs: GcRefs;
 
-  constructor(private readonly db: MetadataDB) {
-    this.refs = new GcRefs(db);
+  constructor(
+    private readonly db: MetadataDB,
+    opts: { namespace?: string } = {},
+  ) {
+    this.namespace = validateNamespace(opts.namespace ?? DEFAULT_NAMESPACE);
+    this.refs = new GcRefs(db, { namespace: this.namespace });
   }
 
   /** Creates a lease (random id if none). Throws conflict if the id exists. */
@@ -38,23 +45,23 @@ export class LeaseManager {
     if (!id || id.length > 256) throw invalidArgument('lease id must be 1 to 256 characters');
     const now = Date.now();
     this.db.tx((raw) => {
-      if (raw.prepare('SELECT 1 FROM leases WHERE id = ?').get(id)) throw conflict(`lease ${id}: already exists`);
+      if (raw.prepare('SELECT 1 FROM leases WHERE namespace = ? AND id = ?').get(this.namespace, id)) throw conflict(`lease ${id}: already exists`);
       raw
-        .prepare('INSERT INTO leases (id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)')
-        .run(id, now, opts.expiresAt ? opts.expiresAt.getTime() : null, JSON.stringify(opts.labels ?? {}));
+        .prepare('INSERT INTO leases (namespace, id, created_at, expires_at, labels) VALUES (?, ?, ?, ?, ?)')
+        .run(this.namespace, id, now, opts.expiresAt ? opts.expiresAt.getTime() : null, JSON.stringify(opts.labels ?? {}));
     });
     return this.get(id);
   }
 
   /** Throws not-found. */
   get(id: string): Lease {
-    const r = this.db.raw.prepare('SELECT * FROM leases WHERE id = ?').get(id) as LeaseRow | undefined;
+    const r = this.db.raw.prepare('SELECT * FROM leases WHERE namespace = ? AND id = ?').get(this.namespace, id) as LeaseRow | undefined;
     if (!r) throw notFound(`lease ${id} not found`);
     return toLease(r);
   }
 
   list(): Lease[] {
-    return (this.db.raw.prepare('SELECT * FROM leases ORDER BY created_at, id').all() as LeaseRow[]).map(toLease);
+    return (this.db.raw.prepare('SELECT * FROM leases WHERE namespace = ? ORDER BY created_at, id').all(this.namespace) as LeaseRow[]).map(toLease);
   }
 
   /** Protects `resource` while the lease lives. Throws not-found for an unknown lease. */
@@ -73,10 +80,15 @@ export class LeaseManager {
     return this.refs.list({ kind: LEASE_OWNER_KIND, id: leaseId });
   }
 
+  /** Whether anything (a lease, an image, a container) still references `resource` (see GcRefs.isReferenced). */
+  isReferenced(resource: Resource): boolean {
+    return this.refs.isReferenced(resource);
+  }
+
   /** Deletes the lease and its references (the resources become collectable). Throws not-found. */
   delete(id: string): void {
     this.db.tx((raw) => {
-      if (raw.prepare('DELETE FROM leases WHERE id = ?').run(id).changes === 0) throw notFound(`lease ${id} not found`);
+      if (raw.prepare('DELETE FROM leases WHERE namespace = ? AND id = ?').run(this.namespace, id).changes === 0) throw notFound(`lease ${id} not found`);
       this.refs.removeOwner({ kind: LEASE_OWNER_KIND, id });
     });
   }
@@ -84,7 +96,7 @@ export class LeaseManager {
   /** Deletes leases expired at `now`, with their references; returns their ids. */
   deleteExpired(now: Date = new Date()): string[] {
     return this.db.tx((raw) => {
-      const ids = raw.prepare('SELECT id FROM leases WHERE expires_at IS NOT NULL AND expires_at <= ?').pluck().all(now.getTime()) as string[];
+      const ids = raw.prepare('SELECT id FROM leases WHERE namespace = ? AND expires_at IS NOT NULL AND expires_at <= ?').pluck().all(this.namespace, now.getTime()) as string[];
       for (const id of ids) this.delete(id);
       return ids;
     });
@@ -99,6 +111,11 @@ export class LeaseManager {
       this.delete(lease.id);
     }
   }
+}
+
+/** The namespaces that hold leases. */
+export function leaseNamespaces(db: MetadataDB): string[] {
+  return db.raw.prepare('SELECT DISTINCT namespace FROM leases ORDER BY namespace').pluck().all() as string[];
 }
 
 function toLease(r: LeaseRow): Lease {

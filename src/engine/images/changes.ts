@@ -5,13 +5,13 @@
  */
 import * as path from 'node:path';
 import { invalidArgument } from '../errdefs';
-import type { ContainerConfig } from './types';
+import type { ImageConfig } from './types';
 
 const VALID = new Set(['cmd', 'entrypoint', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
 
 /** Applies `changes` to a copy of `base` and returns it. Throws invalid-argument. */
-export function applyChanges(base: ContainerConfig, changes: string[]): ContainerConfig {
-  const c: ContainerConfig = structuredClone(base);
+export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig {
+  const c: ImageConfig = structuredClone(base);
   for (const raw of changes) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;

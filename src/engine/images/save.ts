@@ -17,6 +17,7 @@ import { type Readable, type Writable, pipeline } from 'node:stream';
 import { promisify } from 'node:util';
 import { decompressor, detectCompression, peek } from '../archive/compression';
 import type { Provider } from '../content/types';
+import { internal } from '../errdefs';
 import { chainIDs } from './chainid';
 import type { DockerImageConfig, LayerRecord } from './types';
 
@@ -44,14 +45,33 @@ function v1LayerId(created: string, chainId: string, parent: string): string {
  * `out`) if a blob is missing or the output fails.
  */
 export async function writeDockerArchive(images: SaveImage[], content: Provider, out: Writable, opts: { tmpDir: string; signal?: AbortSignal }): Promise<void> {
+  // Every layer must be readable before the first byte goes out: Docker stages the
+  // export before sending it, so a damaged store is an HTTP error (500), never a
+  // truncated archive.
+  for (const img of images) {
+    for (const l of img.layers) {
+      try {
+        await content.info(l.digest);
+      } catch (err) {
+        throw internal(`cannot export image ${img.id}: layer ${l.digest}: ${(err as Error).message}`, err);
+      }
+    }
+  }
   const pack = tarStream.pack();
   const done = pipe(pack, out);
+  // The output can fail at any moment (a client that hangs up): `done` rejects then,
+  // while the loop below waits on an entry that will never be drained. Every wait
+  // races `failed`, so the first output error ends the loop instead of hanging it or
+  // surfacing as an unhandled rejection.
+  const failed = done.then(() => new Promise<never>(() => undefined));
+  failed.catch(() => undefined);
+  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
   const mtime = new Date();
   const written = new Set<string>();
   const manifest: Array<{ Config: string; RepoTags: string[] | null; Layers: string[] }> = [];
   const repositories: Record<string, Record<string, string>> = {};
   const entry = (name: string, data: Buffer, mode = 0o644) =>
-    new Promise<void>((resolve, reject) => pack.entry({ name, size: data.length, mode, mtime }, data, (e) => (e ? reject(e) : resolve())));
+    guard(new Promise<void>((resolve, reject) => pack.entry({ name, size: data.length, mode, mtime }, data, (e) => (e ? reject(e) : resolve()))));
   try {
     for (const img of images) {
       const chains = chainIDs(img.layers.map((l) => l.diffID));
@@ -64,11 +84,11 @@ export async function writeDockerArchive(images: SaveImage[], content: Provider,
         layerPaths.push(`${id}/layer.tar`);
         if (!written.has(id)) {
           written.add(id);
-          await new Promise<void>((resolve, reject) => pack.entry({ name: `${id}/`, type: 'directory', mode: 0o755, mtime }, (e) => (e ? reject(e) : resolve())));
+          await guard(new Promise<void>((resolve, reject) => pack.entry({ name: `${id}/`, type: 'directory', mode: 0o755, mtime }, (e) => (e ? reject(e) : resolve()))));
           await entry(`${id}/VERSION`, Buffer.from('1.0'));
           const v1: Record<string, unknown> = { id, ...(parent ? { parent } : {}), created, container_config: {}, os: img.config.os ?? 'linux' };
           await entry(`${id}/json`, Buffer.from(JSON.stringify(v1)));
-          await writeLayer(pack, `${id}/layer.tar`, img.layers[i]!, content, opts.tmpDir, mtime);
+          await guard(writeLayer(pack, `${id}/layer.tar`, img.layers[i]!, content, opts.tmpDir, mtime));
         }
         parent = id;
       }

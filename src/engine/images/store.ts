@@ -6,10 +6,13 @@
  * as the row, so the collector never sees an image without its roots.
  *
  * Every method is synchronous so that callers can compose them inside one `db.tx`.
+ * A store works in one namespace: images and references of another are not seen, and
+ * the same image may be recorded in several namespaces, each with its own GC roots.
  */
 import { conflict, invalidArgument, notFound } from '../errdefs';
 import { GcRefs, type Resource } from '../gc/refs';
 import type { MetadataDB } from '../metadata/db';
+import { DEFAULT_NAMESPACE, validateNamespace } from '../metadata/namespaces';
 import type { ImageRecord, LayerRecord } from './types';
 
 interface ImageRow {
@@ -40,16 +43,24 @@ export interface MovedRef {
 }
 
 export class ImageStore {
+  readonly namespace: string;
   private readonly refs: GcRefs;
 
-  /** @param db a database migrated with the gc and image migrations. */
-  constructor(readonly db: MetadataDB) {
-    this.refs = new GcRefs(db);
+  /**
+   * @param db a database migrated with the gc and image migrations.
+   * @param opts.namespace the namespace of the images (default `default`)
+   */
+  constructor(
+    readonly db: MetadataDB,
+    opts: { namespace?: string } = {},
+  ) {
+    this.namespace = validateNamespace(opts.namespace ?? DEFAULT_NAMESPACE);
+    this.refs = new GcRefs(db, { namespace: this.namespace });
   }
 
   /** The image with ID `id`, or undefined. */
   find(id: string): ImageRecord | undefined {
-    const r = this.db.raw.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
+    const r = this.db.raw.prepare('SELECT * FROM images WHERE namespace = ? AND id = ?').get(this.namespace, id) as ImageRow | undefined;
     return r && toRecord(r);
   }
 
@@ -62,11 +73,11 @@ export class ImageStore {
 
   /** Every image, oldest first. */
   list(): ImageRecord[] {
-    return (this.db.raw.prepare('SELECT * FROM images ORDER BY created_at, id').all() as ImageRow[]).map(toRecord);
+    return (this.db.raw.prepare('SELECT * FROM images WHERE namespace = ? ORDER BY created_at, id').all(this.namespace) as ImageRow[]).map(toRecord);
   }
 
   count(): number {
-    return this.db.raw.prepare('SELECT count(*) FROM images').pluck().get() as number;
+    return this.db.raw.prepare('SELECT count(*) FROM images WHERE namespace = ?').pluck().get(this.namespace) as number;
   }
 
   /**
@@ -76,29 +87,29 @@ export class ImageStore {
   byPrefix(hexPrefix: string): string[] {
     if (!/^[0-9a-f]+$/.test(hexPrefix)) return [];
     return this.db.raw
-      .prepare("SELECT id FROM images WHERE id >= ? AND id < ? ORDER BY id")
+      .prepare('SELECT id FROM images WHERE namespace = ? AND id >= ? AND id < ? ORDER BY id')
       .pluck()
-      .all('sha256:' + hexPrefix, 'sha256:' + hexPrefix + 'g') as string[];
+      .all(this.namespace, 'sha256:' + hexPrefix, 'sha256:' + hexPrefix + 'g') as string[];
   }
 
   /** The image a normalised reference points at, or undefined. */
   resolve(ref: string): string | undefined {
-    return this.db.raw.prepare('SELECT image_id FROM image_refs WHERE ref = ?').pluck().get(ref) as string | undefined;
+    return this.db.raw.prepare('SELECT image_id FROM image_refs WHERE namespace = ? AND ref = ?').pluck().get(this.namespace, ref) as string | undefined;
   }
 
   /** The references of an image, sorted. */
   refsOf(id: string): string[] {
-    return this.db.raw.prepare('SELECT ref FROM image_refs WHERE image_id = ? ORDER BY ref').pluck().all(id) as string[];
+    return this.db.raw.prepare('SELECT ref FROM image_refs WHERE namespace = ? AND image_id = ? ORDER BY ref').pluck().all(this.namespace, id) as string[];
   }
 
   /** All references, sorted. */
   allRefs(): Array<{ ref: string; imageId: string }> {
-    return this.db.raw.prepare('SELECT ref, image_id AS imageId FROM image_refs ORDER BY ref').all() as Array<{ ref: string; imageId: string }>;
+    return this.db.raw.prepare('SELECT ref, image_id AS imageId FROM image_refs WHERE namespace = ? ORDER BY ref').all(this.namespace) as Array<{ ref: string; imageId: string }>;
   }
 
   /** Images whose `parent` is `id`. */
   children(id: string): string[] {
-    return this.db.raw.prepare('SELECT id FROM images WHERE parent = ? ORDER BY id').pluck().all(id) as string[];
+    return this.db.raw.prepare('SELECT id FROM images WHERE namespace = ? AND parent = ? ORDER BY id').pluck().all(this.namespace, id) as string[];
   }
 
   /**
@@ -111,8 +122,8 @@ export class ImageStore {
     return this.db.tx((raw) => {
       if (this.find(rec.id)) return false;
       raw
-        .prepare('INSERT INTO images (id, manifest_digest, layers, chain_id, parent, created_at, last_tag_time) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(rec.id, rec.manifestDigest ?? null, JSON.stringify(rec.layers), rec.chainId ?? null, rec.parent ?? null, rec.createdAt, rec.lastTagTime ?? null);
+        .prepare('INSERT INTO images (namespace, id, manifest_digest, layers, chain_id, parent, created_at, last_tag_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(this.namespace, rec.id, rec.manifestDigest ?? null, JSON.stringify(rec.layers), rec.chainId ?? null, rec.parent ?? null, rec.createdAt, rec.lastTagTime ?? null);
       this.refs.add({ kind: IMAGE_OWNER_KIND, id: rec.id }, imageResources(rec));
       return true;
     });
@@ -127,18 +138,20 @@ export class ImageStore {
       this.get(id);
       const prev = this.resolve(ref);
       if (prev === id) {
-        raw.prepare('UPDATE images SET last_tag_time = ? WHERE id = ?').run(now, id);
+        raw.prepare('UPDATE images SET last_tag_time = ? WHERE namespace = ? AND id = ?').run(now, this.namespace, id);
         return undefined;
       }
-      raw.prepare('INSERT INTO image_refs (ref, image_id, created_at) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created_at = excluded.created_at').run(ref, id, now);
-      raw.prepare('UPDATE images SET last_tag_time = ? WHERE id = ?').run(now, id);
+      raw
+        .prepare('INSERT INTO image_refs (namespace, ref, image_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(namespace, ref) DO UPDATE SET image_id = excluded.image_id, created_at = excluded.created_at')
+        .run(this.namespace, ref, id, now);
+      raw.prepare('UPDATE images SET last_tag_time = ? WHERE namespace = ? AND id = ?').run(now, this.namespace, id);
       return prev === undefined ? undefined : { ref, from: prev };
     });
   }
 
   /** Removes a reference. Throws not-found if it does not exist. */
   deleteRef(ref: string): void {
-    const n = this.db.raw.prepare('DELETE FROM image_refs WHERE ref = ?').run(ref).changes;
+    const n = this.db.raw.prepare('DELETE FROM image_refs WHERE namespace = ? AND ref = ?').run(this.namespace, ref).changes;
     if (n === 0) throw notFound(`No such image: ${ref}`);
   }
 
@@ -151,8 +164,8 @@ export class ImageStore {
     return this.db.tx((raw) => {
       const rec = this.get(id);
       if (!opts.force && this.refsOf(id).length > 0) throw conflict(`image ${id} is still referenced`);
-      raw.prepare('DELETE FROM image_refs WHERE image_id = ?').run(id);
-      raw.prepare('DELETE FROM images WHERE id = ?').run(id);
+      raw.prepare('DELETE FROM image_refs WHERE namespace = ? AND image_id = ?').run(this.namespace, id);
+      raw.prepare('DELETE FROM images WHERE namespace = ? AND id = ?').run(this.namespace, id);
       this.refs.removeOwner({ kind: IMAGE_OWNER_KIND, id });
       return imageResources(rec);
     });

@@ -1,13 +1,60 @@
 /**
- * The image model: Docker's image config JSON (stored byte for byte; the image ID is
- * the sha256 of those bytes), the manifests of the Docker v2 schema2 and OCI formats,
+ * The image model: the image config JSON (stored byte for byte; the image ID is the
+ * sha256 of those bytes) in the Docker image spec v1.2 form, which is the OCI image
+ * config plus Docker's extras; the manifests of the Docker v2 schema2 and OCI formats;
  * and what the image store records about an image.
  */
-import type { ContainerConfig } from '../bundle/types';
 import type { Descriptor } from '../content/types';
 
-/** The runtime part of an image config (`config` / `container_config`): the same shape as a container's. */
-export type { ContainerConfig };
+/** An image's health check (Docker image spec extra); durations in nanoseconds. */
+export interface ImageHealthcheck {
+  /** `[]` inherit, `["NONE"]` disable, `["CMD", …]` exec, `["CMD-SHELL", cmd]` shell. */
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+}
+
+/**
+ * The execution parameters of an image config (`config`, and the legacy
+ * `container_config`): the OCI image spec's runtime fields, then the extras of Docker's
+ * image spec that images carry and that must round-trip (health check, ONBUILD, SHELL,
+ * and the fields a committed container's config brings along). Nullable where images in
+ * the wild write `null`.
+ */
+export interface ImageConfig {
+  // OCI image spec (image-spec config.md "config")
+  User?: string;
+  /** `{"80/tcp": {}}` */
+  ExposedPorts?: Record<string, Record<string, never>> | null;
+  /** `KEY=value` entries */
+  Env?: string[] | null;
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, Record<string, never>> | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string | null;
+  ArgsEscaped?: boolean | null;
+  // Docker image spec v1.2 extras
+  Healthcheck?: ImageHealthcheck | null;
+  OnBuild?: string[] | null;
+  Shell?: string[] | null;
+  /** seconds */
+  StopTimeout?: number | null;
+  Hostname?: string;
+  Domainname?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Image?: string;
+  NetworkDisabled?: boolean | null;
+  MacAddress?: string | null;
+}
 
 /** One entry of an image config's `history`. */
 export interface HistoryEntry {
@@ -18,7 +65,7 @@ export interface HistoryEntry {
   empty_layer?: boolean;
 }
 
-/** Docker's image config (a superset of the OCI image config). */
+/** An image config in Docker's form (a superset of the OCI image config). */
 export interface DockerImageConfig {
   architecture: string;
   os: string;
@@ -30,8 +77,8 @@ export interface DockerImageConfig {
   parent?: string;
   container?: string;
   docker_version?: string;
-  config?: ContainerConfig;
-  container_config?: ContainerConfig;
+  config?: ImageConfig;
+  container_config?: ImageConfig;
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: HistoryEntry[];
   [extra: string]: unknown;

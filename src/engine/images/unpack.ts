@@ -14,8 +14,8 @@ import { errnoCode, invalidArgument, isNotFound } from '../errdefs';
 import type { Mount, Snapshotter } from '../snapshots/types';
 import { chainIDs } from './chainid';
 
-/** Applies a (possibly compressed) layer tar into `dir` (the snapshot's upper dir). */
-export type LayerApplier = (stream: Readable, dir: string, opts?: { signal?: AbortSignal }) => Promise<{ diffID: string; size: number }>;
+/** Applies a (possibly compressed) layer tar to an active snapshot's mounts (the diff component's Applier.apply, engine/diff). */
+export type LayerApplier = (stream: Readable, mounts: Mount[], opts?: { signal?: AbortSignal }) => Promise<{ diffID: string; size: number }>;
 
 /** Called before a snapshot is created, so that a lease can protect it. */
 export type SnapshotHook = (key: string) => void;
@@ -78,7 +78,7 @@ export async function unpackLayers(snapshotter: Snapshotter, apply: LayerApplier
     try {
       let src = await layers[i]!.open();
       if (opts.onRead) src = counted(src, (n) => opts.onRead!(i, n));
-      const res = await apply(src, upperDirOf(mounts), { signal: opts.signal });
+      const res = await apply(src, mounts, { signal: opts.signal });
       if (res.diffID !== layers[i]!.diffID) {
         throw invalidArgument(`layer ${i} does not match the image config: diffID ${res.diffID}, expected ${layers[i]!.diffID}`);
       }

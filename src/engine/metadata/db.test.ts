@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -60,4 +61,80 @@ test('tx commits, rolls back on throw, and enforces foreign keys', () => {
   assert.equal(db.raw.prepare('SELECT count(*) FROM a').pluck().get(), 1);
   assert.throws(() => db.tx((raw) => raw.prepare('INSERT INTO b (a_id) VALUES (42)').run()), /FOREIGN KEY/);
   db.close();
+});
+
+/** Mounts a small tmpfs for a full-disk test; undefined (with the reason) where it cannot. */
+function smallTmpfs(sizeMb: number): { dir: string; done: () => void } | string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stevedore-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return 'cannot mount a tmpfs here (needs root)';
+  }
+  return {
+    dir,
+    done: () => {
+      execFileSync('umount', [dir], { stdio: 'ignore' });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes until the file system is full. */
+function fill(file: string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const size of [1 << 20, 4096]) {
+      const b = Buffer.alloc(size, 1);
+      try {
+        for (;;) fs.writeSync(fd, b);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), 'condition not met within 2 s');
+}
+
+const probe = smallTmpfs(1);
+const fullSkip = typeof probe === 'string' ? probe : false;
+if (typeof probe !== 'string') probe.done();
+
+test('on a full disk the reserve lets deletes, inserts and a reopen go through', { skip: fullSkip }, async () => {
+  const m = smallTmpfs(24);
+  if (typeof m === 'string') return;
+  try {
+    const file = path.join(m.dir, 'metadata.db');
+    let db = MetadataDB.open(file, [m1], { reserveBytes: 4 << 20 });
+    await until(() => db.reserveHeld); // the reserve is made off the open's path
+    db.tx((raw) => {
+      const ins = raw.prepare('INSERT INTO a (v) VALUES (?)');
+      for (let i = 0; i < 2000; i++) ins.run('x'.repeat(500));
+    });
+    fill(path.join(m.dir, 'filler'));
+    // what failed before the reserve: 'database or disk is full'
+    assert.throws(() => db.raw.prepare('DELETE FROM a WHERE id < 1000').run(), /database or disk is full/);
+    db.tx((raw) => raw.prepare('DELETE FROM a WHERE id < 1000').run());
+    assert.equal(db.reserveHeld, false); // one part of four went
+    assert.equal(db.raw.prepare('SELECT count(*) FROM a').pluck().get(), 1001);
+    db.close();
+    // a restart on the still-full disk opens and writes
+    db = MetadataDB.open(file, [m1, m2], { reserveBytes: 4 << 20 });
+    db.tx((raw) => raw.prepare('DELETE FROM a WHERE id < 1500').run());
+    assert.equal(db.raw.prepare('SELECT count(*) FROM a').pluck().get(), 501);
+    // space back: the reserve is made again after a write
+    fs.rmSync(path.join(m.dir, 'filler'));
+    db.tx((raw) => raw.prepare('INSERT INTO a (v) VALUES (?)').run('y'));
+    await until(() => db.reserveHeld);
+    db.close();
+  } finally {
+    m.done();
+  }
 });

@@ -1,2 +1,3 @@
-/** The metadata database (SQLite, WAL) and its migration mechanism. */
+/** The metadata database (SQLite, WAL) and its migration mechanism; namespaces. */
 export { MetadataDB, type Migration, type Database } from './db';
+export { DEFAULT_NAMESPACE, LEGACY_NAMESPACE, MOBY_NAMESPACE, validateNamespace } from './namespaces';

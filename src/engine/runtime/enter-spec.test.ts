@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import type { Process } from '../bundle/spec';
+import type { Process } from '../oci/spec';
 import { kindOf } from '../errdefs';
 import { capMask, directExecBlocker, encodeEnterSpec } from './enter-spec';
 

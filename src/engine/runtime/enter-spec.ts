@@ -4,7 +4,7 @@
  * flattened into `key=value` entries, each ended by a NUL, with names resolved to the
  * kernel's numbers (capabilities, rlimits). docs/shim.md ("Direct exec") lists the keys.
  */
-import type { Capabilities, Linux, Process } from '../bundle/spec';
+import type { Capabilities, Linux, Process } from '../oci/spec';
 import { invalidArgument } from '../errdefs';
 
 /** Kernel capability numbers (linux/capability.h), 0 … 40. */

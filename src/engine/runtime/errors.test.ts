@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { isStevedoreError } from '../errdefs';
 import { RuntimeCreateError, classify, lastRuntimeError } from './errors';
-import { parseSignal } from './shim-task-service';
+import { parseSignal } from './signals';
 
 test('classify follows Docker: not found → 127, EACCES → 126, ENOTDIR/EISDIR → 127', () => {
   assert.equal(classify('exec: "nosuch": executable file not found in $PATH'), 'not-found');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { collect, demux, suiteFixture } from './bundle-fixture';
-import type { Spec } from '../bundle/spec';
+import type { Spec } from '../oci/spec';
 import { RuntimeCreateError } from './errors';
 import { ShimTaskService } from './shim-task-service';
 

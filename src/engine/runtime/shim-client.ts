@@ -1,7 +1,8 @@
 /**
  * The client side of the shim's socket protocol (docs/shim.md): one request line per
  * connection, one reply line ("ok …", "error …", "exit {json}"); an `attach` request
- * turns the connection into the raw stdio stream after its "ok" line.
+ * turns the connection into the stdio stream after its "ok" line; `hello` tells the
+ * shim's protocol version and capabilities.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -102,10 +103,41 @@ export async function shimStreamRequest(sock: string, line: string): Promise<{ r
   }
 }
 
-/** Opens an attach stream; the returned socket carries stdcopy frames (or raw tty bytes). */
-export async function shimAttach(sock: string, stdin: boolean, stdout: boolean, stderr: boolean): Promise<Duplex> {
+/** What a shim said to `hello`: its protocol version and capabilities. */
+export interface ShimProtocol {
+  /** 1: a shim from before `hello` (it answers "error unknown request"); 2: this one. */
+  version: number;
+  /** Requests and features it has beyond protocol 1 (e.g. "enter", "attach-fd", "framing", "sinks"). */
+  capabilities: string[];
+}
+
+/** The protocol of a shim from before `hello`: capabilities unknown, found by trying. */
+export const PROTOCOL_V1: ShimProtocol = { version: 1, capabilities: [] };
+
+/**
+ * Parses the reply to `hello`: "ok v<N> <capability>…", or "error unknown request"
+ * from a shim of protocol 1. Throws internal on anything else.
+ */
+export function parseHello(reply: string): ShimProtocol {
+  if (reply === 'error unknown request') return PROTOCOL_V1;
+  const m = /^ok v(\d+)((?: [^ ]+)*)$/.exec(reply);
+  if (!m) throw internal(`unexpected reply to hello: ${reply}`);
+  return { version: Number(m[1]), capabilities: m[2]!.split(' ').filter(Boolean) };
+}
+
+/** Asks the shim its protocol version and capabilities (`hello`). */
+export async function shimHello(sock: string, signal?: AbortSignal): Promise<ShimProtocol> {
+  return parseHello(await shimRequest(sock, 'hello', signal));
+}
+
+/**
+ * Opens an attach stream; the returned socket carries stdcopy frames or raw bytes.
+ * `framing` is sent when given (a shim with the "framing" capability); without it the
+ * shim frames by the container's tty.
+ */
+export async function shimAttach(sock: string, stdin: boolean, stdout: boolean, stderr: boolean, framing?: 'raw' | 'stdcopy'): Promise<Duplex> {
   const s = await connect(sock);
-  s.write(`attach ${stdin ? 1 : 0} ${stdout ? 1 : 0} ${stderr ? 1 : 0}\n`);
+  s.write(`attach ${stdin ? 1 : 0} ${stdout ? 1 : 0} ${stderr ? 1 : 0}${framing ? ` ${framing}` : ''}\n`);
   let reply: string;
   try {
     reply = await readLine(s);
@@ -127,13 +159,13 @@ function socketFd(s: net.Socket): number | undefined {
 }
 
 /**
- * Hands `client` to the shim (`attach-fd 0 <out> <err>` with the descriptor passed by
+ * Hands `client` to the shim (`attach-fd 0 <out> <err> [framing]` with the descriptor passed by
  * SCM_RIGHTS): the shim writes the output to it from then on. Resolves once the shim
  * took it; the caller still holds its own descriptor. Throws not-implemented when the
  * socket has no descriptor or the shim does not know the request (an older shim),
  * conflict with the shim's reason otherwise.
  */
-export async function shimAttachFd(sock: string, client: net.Socket, stdout: boolean, stderr: boolean): Promise<void> {
+export async function shimAttachFd(sock: string, client: net.Socket, stdout: boolean, stderr: boolean, framing?: 'raw' | 'stdcopy'): Promise<void> {
   if (client instanceof tls.TLSSocket) throw notImplemented('a TLS connection cannot be handed to the shim');
   const fd = socketFd(client);
   if (fd === undefined) throw notImplemented('the connection has no descriptor to hand to the shim');
@@ -142,7 +174,7 @@ export async function shimAttachFd(sock: string, client: net.Socket, stdout: boo
     const own = socketFd(s);
     if (own === undefined) throw internal('shim connection has no descriptor');
     try {
-      nativeSys().sendFd(own, Buffer.from(`attach-fd 0 ${stdout ? 1 : 0} ${stderr ? 1 : 0}\n`), fd);
+      nativeSys().sendFd(own, Buffer.from(`attach-fd 0 ${stdout ? 1 : 0} ${stderr ? 1 : 0}${framing ? ` ${framing}` : ''}\n`), fd);
     } catch (err) {
       throw unavailable(`cannot pass the connection to the shim: ${(err as Error).message}`, err);
     }

@@ -8,17 +8,17 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { constants as osConstants } from 'node:os';
-import { conflict, internal, invalidArgument, notFound, StevedoreError } from '../errdefs';
+import { conflict, internal, invalidArgument, notFound, notImplemented, StevedoreError } from '../errdefs';
 import { projectRoot } from '../sys/project';
 import { type ReadyPipeProcess, spawnWithReadyPipe } from '../sys/spawn';
-import type { Seccomp } from '../bundle/spec';
+import type { Seccomp } from '../oci/spec';
 import { compileSeccomp } from '../sys/seccomp';
 import { directExecBlocker, encodeEnterSpec } from './enter-spec';
 import { RuntimeCreateError, lastRuntimeError } from './errors';
 import { type RuntimeConfig, RuntimeCommandError, runRuntime } from './runtime-cli';
-import { isShimGone, shimAttach, shimAttachFd, shimRequest, shimStreamRequest } from './shim-client';
-import type { AttachOptions, ExecProcessOptions, ExitStatus, LinuxResources, StartOptions, TaskExec, TaskService, TaskState } from './types';
+import { type ShimProtocol, isShimGone, shimAttach, shimAttachFd, shimHello, shimRequest, shimStreamRequest } from './shim-client';
+import { parseSignal } from './signals';
+import type { AttachOptions, ExecProcessOptions, ExitStatus, Framing, LinuxResources, LogSink, StartOptions, TaskExec, TaskService, TaskState } from './types';
 
 /** Where and with what the service runs tasks. */
 export interface ShimTaskServiceOptions {
@@ -47,24 +47,19 @@ const EXEC_ID_RE = /^[0-9a-f]{1,64}$/;
 /** sockaddr_un.sun_path holds 108 bytes including the NUL. */
 const MAX_SOCK_PATH = 107;
 
+/** How long a shim whose create failed gets to undo it and exit before its state dir is removed anyway. */
+const SHIM_EXIT_PATIENCE_MS = 10_000;
+
 /** What the shim was started with; kept in the state dir as shim.json. */
 interface ShimRecord extends RuntimeConfig {
   bundle: string;
   tty: boolean;
-}
-
-const SIGNALS = osConstants.signals as Record<string, number>;
-
-/** Normalises 9, "9", "KILL", "SIGKILL" to a signal number; throws invalid-argument. */
-export function parseSignal(sig: number | string): number {
-  if (typeof sig === 'number' || /^\d+$/.test(sig)) {
-    const n = Number(sig);
-    if (Number.isInteger(n) && n > 0 && n < 65) return n;
-  } else {
-    const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : 'SIG' + sig.toUpperCase();
-    if (SIGNALS[name] !== undefined) return SIGNALS[name];
-  }
-  throw invalidArgument(`Invalid signal: ${sig}`);
+  /**
+   * What the shim answered to `hello` (asked once, at the first request that depends
+   * on it); absent until then. A shim of an older stevedore, found by live restore,
+   * answers protocol 1: its capabilities are found by trying, as before `hello`.
+   */
+  protocol?: ShimProtocol;
 }
 
 export class ShimTaskService implements TaskService, TaskExec {
@@ -91,6 +86,7 @@ export class ShimTaskService implements TaskService, TaskExec {
     opts.signal?.throwIfAborted();
     if (!ID_RE.test(opts.id)) throw invalidArgument(`invalid container id: ${JSON.stringify(opts.id)}`);
     if (!path.isAbsolute(opts.bundle)) throw invalidArgument('bundle path must be absolute');
+    const sink = sinkArgs(sinkOf(opts));
     const dir = this.dir(opts.id);
     if (path.join(dir, 'console.sock').length > MAX_SOCK_PATH) {
       throw invalidArgument(`exec root too long for unix sockets: ${dir}`);
@@ -109,11 +105,7 @@ export class ShimTaskService implements TaskService, TaskExec {
     const args = ['--id', opts.id, '--bundle', opts.bundle, '--state-dir', dir, '--runtime', this.runtime.runtime,
       '--runtime-root', this.runtime.root, '--ready-fd', '3'];
     for (const a of this.runtime.args) args.push('--runtime-arg', a);
-    if (opts.logPath) {
-      args.push('--log', path.resolve(opts.logPath));
-      if (opts.logMaxSize && opts.logMaxSize > 0) args.push('--log-max-size', String(Math.floor(opts.logMaxSize)));
-      if (opts.logMaxFiles && opts.logMaxFiles > 0) args.push('--log-max-files', String(Math.floor(opts.logMaxFiles)));
-    }
+    args.push(...sink);
     if (opts.tty) args.push('--tty');
     if (opts.openStdin) args.push('--stdin');
     if (opts.stdinOnce) args.push('--stdin-once');
@@ -127,9 +119,15 @@ export class ShimTaskService implements TaskService, TaskExec {
     }
     const ok = /^ok (\d+)$/.exec(line);
     if (!ok) {
+      // A shim whose create failed reports it first, then undoes the runtime's half
+      // (`runtime delete`, which still writes runtime.log in the state dir) and exits:
+      // its files are complete, and the dir can go, only once it is gone. The shim
+      // daemonizes, so the process to wait for is the one in shim.pid.
+      const shimPid = this.shimPid(opts.id);
+      if (shimPid) await waitGone(shimPid, SHIM_EXIT_PATIENCE_MS);
       const msg = lastRuntimeError(path.join(dir, 'runtime.log'));
       const shimLog = readSmall(path.join(dir, 'shim.log'));
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
       if (/^error create/.test(line) && msg) throw new RuntimeCreateError(msg, 'create');
       throw internal(`shim failed to create ${opts.id}: ${line || shimLog.trim() || 'no reply'}`);
     }
@@ -161,19 +159,21 @@ export class ShimTaskService implements TaskService, TaskExec {
   }
 
   async attach(id: string, opts: AttachOptions): Promise<Duplex> {
-    this.record(id);
+    const framing = await this.framingFor(id, opts.framing);
     try {
-      return await shimAttach(this.sock(id), opts.stdin, opts.stdout, opts.stderr);
+      return await shimAttach(this.sock(id), opts.stdin, opts.stdout, opts.stderr, framing);
     } catch (err) {
       if (isShimGone(err)) throw conflict(`container ${id} is not running`);
       throw err;
     }
   }
 
-  async attachOutput(id: string, opts: { stdout: boolean; stderr: boolean }, client: Socket): Promise<void> {
-    this.record(id);
+  async attachOutput(id: string, opts: { stdout: boolean; stderr: boolean; framing?: Framing }, client: Socket): Promise<void> {
+    const framing = await this.framingFor(id, opts.framing);
+    const proto = await this.protocol(id);
+    if (proto.version >= 2 && !proto.capabilities.includes('attach-fd')) throw notImplemented('the shim cannot take over a connection');
     try {
-      await shimAttachFd(this.sock(id), client, opts.stdout, opts.stderr);
+      await shimAttachFd(this.sock(id), client, opts.stdout, opts.stderr, framing);
     } catch (err) {
       if (isShimGone(err)) throw conflict(`container ${id} is not running`);
       throw err;
@@ -237,8 +237,12 @@ export class ShimTaskService implements TaskService, TaskExec {
     const logSize = fileSize(logPath);
     const a = opts.attach;
     const detached = !a.stdin && !a.stdout && !a.stderr;
-    let { reply, stream } = await this.requestExec(id, this.writeExecSpec(id, opts, this.execMode), opts);
-    if (reply === 'error unknown request') {
+    // a shim that says it cannot enter gets `runtime exec` at once; one of protocol 1
+    // (an older stevedore's, kept by live restore) is tried, as before `hello`
+    const proto = await this.protocol(id);
+    const mode = proto.version >= 2 && !proto.capabilities.includes('enter') ? 'runtime' : this.execMode;
+    let { reply, stream } = await this.requestExec(id, this.writeExecSpec(id, opts, mode), opts);
+    if (reply === 'error unknown request' && mode === 'direct') {
       // a shim started by an older stevedore (kept by live restore) knows only `exec`
       stream.destroy();
       ({ reply, stream } = await this.requestExec(id, this.writeExecSpec(id, opts, 'runtime'), opts));
@@ -451,6 +455,46 @@ export class ShimTaskService implements TaskService, TaskExec {
     }
   }
 
+  /**
+   * The shim's protocol: recorded in shim.json, asked with `hello` the first time (a
+   * shim of an older stevedore answers "error unknown request": protocol 1). Throws
+   * conflict when the shim is gone.
+   */
+  private async protocol(id: string): Promise<ShimProtocol> {
+    const rec = this.record(id);
+    if (rec.protocol) return rec.protocol;
+    let proto: ShimProtocol;
+    try {
+      proto = await shimHello(this.sock(id));
+    } catch (err) {
+      if (isShimGone(err)) throw conflict(`container ${id} is not running`, err);
+      throw err;
+    }
+    const file = path.join(this.dir(id), 'shim.json');
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify({ ...rec, protocol: proto }));
+      fs.renameSync(tmp, file);
+    } catch {
+      fs.rmSync(tmp, { force: true }); // deleted meanwhile: nothing to record
+    }
+    return proto;
+  }
+
+  /**
+   * The framing to ask the shim for: undefined (the shim's default, by the task's tty)
+   * when that is what the caller wants or it did not say; the word otherwise, which
+   * only a shim with the "framing" capability understands (not-implemented for older).
+   */
+  private async framingFor(id: string, want: Framing | undefined): Promise<Framing | undefined> {
+    const rec = this.record(id);
+    const byTty: Framing = rec.tty ? 'raw' : 'stdcopy';
+    const proto = await this.protocol(id);
+    if (proto.capabilities.includes('framing')) return want ?? byTty;
+    if (want === undefined || want === byTty) return undefined;
+    throw notImplemented(`the shim of ${id} frames its output by the container's tty only`);
+  }
+
   private async request(id: string, line: string): Promise<string> {
     this.record(id);
     try {
@@ -511,6 +555,55 @@ export class ShimTaskService implements TaskService, TaskExec {
       return await shim.line;
     } catch (err) {
       throw internal(`shim ready pipe: ${(err as Error).message}`, err);
+    }
+  }
+}
+
+/** The sink a create asked for: `log`, else the json-file of `logPath`, else none. */
+function sinkOf(opts: StartOptions): LogSink {
+  if (opts.log) return opts.log;
+  if (!opts.logPath) return { kind: 'none' };
+  return { kind: 'json-file', path: opts.logPath, maxSize: opts.logMaxSize, maxFiles: opts.logMaxFiles };
+}
+
+/** The shim's arguments for a sink (docs/shim.md, "Sinks"). Throws invalid-argument. */
+export function sinkArgs(sink: LogSink): string[] {
+  const count = (n: number | undefined) => (n !== undefined && n > 0 ? Math.floor(n) : undefined);
+  switch (sink.kind) {
+    case 'none':
+      return [];
+    case 'json-file': {
+      // the driver is the shim's default for --log: the arguments of earlier releases
+      const args = ['--log', path.resolve(sink.path)];
+      const size = count(sink.maxSize);
+      const files = count(sink.maxFiles);
+      if (size) args.push('--log-max-size', String(size));
+      if (files) args.push('--log-max-files', String(files));
+      return args;
+    }
+    case 'cri': {
+      const args = ['--log-driver', 'cri', '--log', path.resolve(sink.path)];
+      if (sink.maxLineSize !== undefined) {
+        if (!Number.isInteger(sink.maxLineSize) || sink.maxLineSize < 1 || sink.maxLineSize > 1 << 20) {
+          throw invalidArgument(`invalid CRI max line size: ${sink.maxLineSize}`);
+        }
+        args.push('--log-max-line', String(sink.maxLineSize));
+      }
+      return args;
+    }
+    case 'binary': {
+      if (!path.isAbsolute(sink.path)) throw invalidArgument(`logging binary must be an absolute path: ${sink.path}`);
+      const args = ['--log-driver', 'binary', '--log', sink.path];
+      const extra = sink.args ?? [];
+      const env = Object.entries(sink.env ?? {});
+      if (extra.length > 32 || env.length > 32) throw invalidArgument('too many logging binary arguments');
+      for (const a of extra) args.push('--log-arg', a);
+      for (const [k, v] of env) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw invalidArgument(`invalid environment variable name: ${k}`);
+        args.push('--log-env', `${k}=${v}`);
+      }
+      if (sink.namespace) args.push('--namespace', sink.namespace);
+      return args;
     }
   }
 }

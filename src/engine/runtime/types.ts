@@ -3,7 +3,7 @@
  * by a `stevedore-shim` process that outlives the daemon (see docs/shim.md).
  */
 import type { Duplex } from 'node:stream';
-import type { Linux, Process } from '../bundle/spec';
+import type { Linux, Process } from '../oci/spec';
 import type { Socket } from 'node:net';
 
 /** How to create and start one container from an OCI bundle. */
@@ -12,6 +12,12 @@ export interface StartOptions {
   id: string;
   /** Absolute path of the OCI bundle (config.json + rootfs). */
   bundle: string;
+  /**
+   * Where the container's output goes besides its attach clients (the shim's sink).
+   * When given it wins over logPath/logMaxSize/logMaxFiles, which are the json-file
+   * sink's older spelling (logPath omitted and no `log` = no log).
+   */
+  log?: LogSink;
   /** json-file log path; omitted = no log (log driver "none"). */
   logPath?: string;
   /** Rotate when the log reaches this many bytes; omitted or <= 0 = never. */
@@ -27,6 +33,30 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A container's output sink, chosen at create (docs/shim.md, "Sinks"):
+ * - `json-file`: Docker's json-file log (what Docker's `json-file` driver writes), rotated
+ *   at maxSize bytes keeping maxFiles files;
+ * - `cri`: the Kubernetes CRI log format (`<RFC3339Nano> <stream> <F|P> <line>`), lines
+ *   longer than maxLineSize (default 16 KiB) cut into partial entries, as containerd;
+ * - `none`: nothing;
+ * - `binary`: a logging program (absolute path) started by the shim with the container's
+ *   stdout and stderr on fds 3 and 4 and a ready pipe on fd 5 (containerd's binary
+ *   logger contract), with CONTAINER_ID and CONTAINER_NAMESPACE in its environment.
+ */
+export type LogSink =
+  | { kind: 'json-file'; path: string; maxSize?: number; maxFiles?: number }
+  | { kind: 'cri'; path: string; maxLineSize?: number }
+  | { kind: 'none' }
+  | { kind: 'binary'; path: string; args?: string[]; env?: Record<string, string>; namespace?: string };
+
+/**
+ * How an attach stream is framed: `raw` bytes, or Docker's `stdcopy` frames
+ * (`[stream, 0, 0, 0, uint32 BE length] payload`). Docker's attach uses raw for a
+ * container with a tty and stdcopy otherwise.
+ */
+export type Framing = 'raw' | 'stdcopy';
+
 /** The recorded end of a container's init process. */
 export interface ExitStatus {
   /** Exit code; 128+N when killed by signal N; 255 when the status was lost (shim died). */
@@ -40,11 +70,13 @@ export interface ExitStatus {
 
 export type TaskState = 'created' | 'running' | 'paused' | 'stopped';
 
-/** Which streams an attach client wants. */
+/** Which streams an attach client wants, and how they are framed. */
 export interface AttachOptions {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
+  /** Omitted: raw when the task has a tty, stdcopy otherwise. */
+  framing?: Framing;
 }
 
 /** OCI runtime-spec LinuxResources (only passed through to `runtime update`). */
@@ -73,8 +105,9 @@ export interface TaskLifecycle {
 /** Talks to a running task. */
 export interface TaskIO {
   /**
-   * Attaches to the task's stdio. Output is framed as Docker's stdcopy stream when the
-   * task has no tty, raw otherwise; writes go to the container's stdin (when opened);
+   * Attaches to the task's stdio. Output is framed as `opts.framing` asks (default: raw
+   * with a tty, Docker's stdcopy stream without; not-implemented when a shim from
+   * before framing was chosen per attach cannot give the other one); writes go to the container's stdin (when opened);
    * ending the writable side closes the container's stdin when the task is stdinOnce.
    */
   attach(id: string, opts: AttachOptions): Promise<Duplex>;
@@ -88,7 +121,7 @@ export interface TaskIO {
    * not-implemented when it cannot be done (a shim from before this request, a socket
    * without a descriptor): use attach() then. Optional: without it, use attach().
    */
-  attachOutput?(id: string, opts: { stdout: boolean; stderr: boolean }, client: Socket): Promise<void>;
+  attachOutput?(id: string, opts: { stdout: boolean; stderr: boolean; framing?: Framing }, client: Socket): Promise<void>;
   resize(id: string, height: number, width: number): Promise<void>;
   closeStdin(id: string): Promise<void>;
 }

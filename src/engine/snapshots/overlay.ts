@@ -6,6 +6,10 @@
  *               in one page (see engine/mount/overlay-options.ts)
  * Rows live in the `snapshots` table (migrations.ts). Directories are created before
  * the row that points at them is committed and removed after it is deleted.
+ *
+ * Keys and names are per namespace (engine/metadata/namespaces.ts): an instance works in
+ * one namespace, and `withNamespace` gives another namespace's view of the same files.
+ * Directories, links and crash repair (`cleanup`, `recover`) span all namespaces.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -13,8 +17,9 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { conflict, errnoCode, invalidArgument, notFound } from '../errdefs';
 import type { Database, MetadataDB } from '../metadata/db';
+import { DEFAULT_NAMESPACE, validateNamespace } from '../metadata/namespaces';
 import { mountsUnder } from '../mount/mount';
-import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from './types';
+import type { Mount, SnapshotDirs, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from './types';
 
 interface Row {
   id: number;
@@ -39,22 +44,80 @@ export interface RecoverReport {
   repairedLinks: number;
 }
 
-export class OverlaySnapshotter implements Snapshotter {
+export class OverlaySnapshotter implements Snapshotter, SnapshotDirs {
   /** `<root>/snapshots` */
   readonly dir: string;
   readonly linkDir: string;
+  /** the namespace this instance's keys and names live in */
+  readonly namespace: string;
   private readonly indexOff: boolean;
 
   /**
    * @param root the data root; snapshots live in `<root>/snapshots`. It must not contain
    *   ',' or ':' (overlay option separators).
    * @param db a database migrated with `snapshotMigrations`.
+   * @param opts.namespace the namespace of keys and names (default `default`)
    */
-  constructor(root: string, private readonly db: MetadataDB) {
+  constructor(
+    private readonly root: string,
+    private readonly db: MetadataDB,
+    opts: { namespace?: string } = {},
+  ) {
     this.dir = path.join(path.resolve(root), 'snapshots');
     if (/[,:]/.test(this.dir)) throw invalidArgument(`snapshot root ${this.dir} must not contain ',' or ':'`);
     this.linkDir = path.join(this.dir, 'l');
+    this.namespace = validateNamespace(opts.namespace ?? DEFAULT_NAMESPACE);
     this.indexOff = fs.existsSync('/sys/module/overlay/parameters/index');
+  }
+
+  /** The same snapshotter (same files, same database) working in namespace `ns`. */
+  withNamespace(ns: string): OverlaySnapshotter {
+    return ns === this.namespace ? this : new OverlaySnapshotter(this.root, this.db, { namespace: ns });
+  }
+
+  /** The namespaces that hold snapshots. */
+  namespaces(): string[] {
+    return this.db.raw.prepare('SELECT DISTINCT namespace FROM snapshots ORDER BY namespace').pluck().all() as string[];
+  }
+
+  /**
+   * The directory an active snapshot's writes go to (the overlay upperdir, or the bind
+   * source of a snapshot without parents). Throws not-found, or invalid-argument for a
+   * view or committed snapshot.
+   */
+  upperDir(key: string): string {
+    const row = this.row(key);
+    if (row.kind !== 'active') throw invalidArgument(`snapshot ${key} is ${row.kind === 'view' ? 'a view' : 'committed'} and has no writable layer`);
+    return this.fsDir(row.id);
+  }
+
+  /**
+   * Where a snapshot's files are: its own layer (`fs`), the overlay work dir, and the
+   * directory holding both (Docker shows these as GraphDriver data). Undefined when the
+   * snapshot does not exist.
+   */
+  dirsOf(keyOrName: string): { home: string; fs: string; work: string } | undefined {
+    const row = this.find(keyOrName);
+    if (!row) return undefined;
+    const home = path.join(this.dir, String(row.id));
+    return { home, fs: path.join(home, 'fs'), work: path.join(home, 'work') };
+  }
+
+  /**
+   * The snapshotter's own description of an active snapshot's layout, as Docker's
+   * overlay2 graph driver shows it in inspect's `GraphDriver`: the layers below it
+   * (top first, ':'-separated), its writable layer and its work dir. Undefined when
+   * the snapshot does not exist or is not active.
+   */
+  driverData(key: string): { name: string; data: { LowerDir?: string; UpperDir: string; WorkDir: string } } | undefined {
+    const row = this.find(key);
+    if (!row || row.kind !== 'active') return undefined;
+    const lower = this.chain(row)
+      .slice(1)
+      .map((p) => this.fsDir(p.id))
+      .join(':');
+    const data = { ...(lower ? { LowerDir: lower } : {}), UpperDir: this.fsDir(row.id), WorkDir: path.join(this.dir, String(row.id), 'work') };
+    return { name: 'overlay2', data };
   }
 
   async prepare(key: string, parent?: string, opts: { labels?: Record<string, string> } = {}): Promise<Mount[]> {
@@ -98,6 +161,7 @@ export class OverlaySnapshotter implements Snapshotter {
   async removeWith(keyOrName: string, also: (db: Database) => void): Promise<void> {
     const row = this.db.tx((raw) => {
       const r = this.row(keyOrName);
+      // (children are in the same namespace: parents are looked up in the child's)
       const children = raw.prepare('SELECT count(*) FROM snapshots WHERE parent_id = ?').pluck().get(r.id) as number;
       if (children > 0) throw conflict(`cannot remove snapshot ${keyOrName}: it has ${children} child snapshot(s)`);
       raw.prepare('DELETE FROM snapshots WHERE id = ?').run(r.id);
@@ -118,7 +182,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async *walk(): AsyncIterable<SnapshotInfo> {
-    const rows = this.db.raw.prepare('SELECT * FROM snapshots ORDER BY id').all() as Row[];
+    const rows = this.db.raw.prepare('SELECT * FROM snapshots WHERE namespace = ? ORDER BY id').all(this.namespace) as Row[];
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const r of rows) yield this.toInfo(r, byId);
   }
@@ -195,7 +259,7 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   private find(keyOrName: string): Row | undefined {
-    return this.db.raw.prepare('SELECT * FROM snapshots WHERE key = ?').get(keyOrName) as Row | undefined;
+    return this.db.raw.prepare('SELECT * FROM snapshots WHERE namespace = ? AND key = ?').get(this.namespace, keyOrName) as Row | undefined;
   }
 
   private row(keyOrName: string): Row {
@@ -224,8 +288,8 @@ export class OverlaySnapshotter implements Snapshotter {
       const now = Date.now();
       const id = Number(
         raw
-          .prepare('INSERT INTO snapshots (key, parent_id, kind, link, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(key, parentId, kind, link, labelJson, now, now).lastInsertRowid,
+          .prepare('INSERT INTO snapshots (namespace, key, parent_id, kind, link, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(this.namespace, key, parentId, kind, link, labelJson, now, now).lastInsertRowid,
       );
       // files before the row becomes visible: the transaction commits after this returns
       this.makeFiles(id, link);

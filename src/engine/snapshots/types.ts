@@ -48,3 +48,14 @@ export interface Snapshotter {
   usage(keyOrName: string): Promise<Usage>;
   walk(): AsyncIterable<SnapshotInfo>;
 }
+
+/**
+ * For snapshotters that keep each snapshot in a directory of its own (the overlay
+ * snapshotter): where its files are, so that callers need not parse mount options.
+ */
+export interface SnapshotDirs {
+  /** The directory an active snapshot's writes go to. Throws not-found, or invalid-argument for a view or committed snapshot. */
+  upperDir(key: string): string;
+  /** The snapshot's directory, its own layer and its work dir; undefined when it does not exist. */
+  dirsOf(keyOrName: string): { home: string; fs: string; work: string } | undefined;
+}

@@ -40,6 +40,20 @@ export interface NativeSys {
    * (it is reaped then). Throws ('ECHILD' when it is not, or no longer, a child).
    */
   waitpidNoHang(pid: number): { code: number | null; signal: number | null } | null;
+  /**
+   * fchdir(fd), chroot("."), chdir("/"): the directory open as `fd` becomes the
+   * process's root (for every thread) and working directory. Used once by the docker cp
+   * helper before it touches a container's files. Throws ('EPERM', 'ENOTDIR', …).
+   */
+  chrootFd(fd: number): void;
+  /**
+   * open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE: a detached recursive bind mount of
+   * `path`, read-only (mount_setattr, recursively) when asked; the fd is O_CLOEXEC and
+   * the caller closes it. Throws ('ENOENT', 'EPERM', …).
+   */
+  openTree(path: string, readOnly: boolean): number;
+  /** move_mount(2) of the detached tree `fd` onto `target`. Throws ('ENOENT', 'EINVAL', …). */
+  moveMount(fd: number, target: string): void;
 }
 
 export const LOCK_SH = 1;

@@ -6,9 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBusyboxRootfs } from '../../../test/helpers/busybox';
 import { isStevedoreError, kindOf } from '../errdefs';
-import type { Seccomp } from '../bundle/spec';
-import { defaultSeccompProfile, toSpecSeccomp } from '../bundle/seccomp';
-import { DEFAULT_CAPABILITIES } from '../bundle/caps';
+import type { Seccomp } from '../oci/spec';
+import { defaultSeccompProfile, toSpecSeccomp } from '../oci/seccomp';
+import { DEFAULT_CAPABILITIES } from '../oci/caps';
 import { nativeSys } from './native';
 import {
   SCMP_ACT_ALLOW,

@@ -8,7 +8,7 @@
  */
 import * as os from 'node:os';
 import { internal, invalidArgument, notImplemented } from '../errdefs';
-import type { Seccomp } from '../bundle/spec';
+import type { Seccomp } from '../oci/spec';
 import { nativeSys, type NativeSys } from './native';
 
 /** One condition as libseccomp takes it (`struct scmp_arg_cmp`). */

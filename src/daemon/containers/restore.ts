@@ -1,0 +1,59 @@
+/**
+ * Restore at daemon start (live restore): reattaches to every live task, records the
+ * exits of tasks that ended while the daemon was away, finishes removals a crash cut
+ * off, removes AutoRemove containers that are not running (a `run --rm` whose start a
+ * daemon kill cut off: Docker's restore does the same), and starts `always` /
+ * `unless-stopped` containers again (issue #12, races 4 and 5).
+ */
+import type { ContainerCore } from './core';
+import type { Lifecycle } from './lifecycle';
+import type { ExitMonitor } from './monitor';
+import type { Removal } from './removal';
+import { isRunning } from './state';
+
+export async function restoreContainers(k: ContainerCore, parts: { lifecycle: Lifecycle; monitor: ExitMonitor; removal: Removal }): Promise<void> {
+  const { lifecycle, monitor, removal } = parts;
+  const tasks = new Set(await k.tasks.list().catch(() => [] as string[]));
+  const live = { has: (id: string) => tasks.has(id) || tasks.has(id.slice(0, 32)) };
+  for (const c of [...k.byId.values()]) {
+    if (c.state.status === 'removing') {
+      await k.lock.run(c.id, async () => {
+        k.setStatus(c, 'remove-failed');
+        if (k.saveOrRetry(c)) await removal.removeLocked(c.id, { force: true }).catch(() => {});
+      });
+      continue;
+    }
+    if (!isRunning(c.state.status)) {
+      // a start cut off by the crash may have left a task and a mounted rootfs behind
+      if (live.has(c.id)) await k.tasks.delete(c.id).catch(() => {});
+      await k.releaseHooks(c, 'failed-start');
+      if (c.state.status === 'restarting') {
+        // its back-off timer died with the last daemon; the boot start below picks it up
+        k.setStatus(c, 'cancel-restart');
+        k.saveOrRetry(c);
+      }
+      continue;
+    }
+    if (live.has(c.id)) {
+      const st = await k.tasks.state(c.id).catch(() => 'stopped' as const);
+      if ((st === 'running' || st === 'paused') && st !== c.state.status) {
+        k.setStatus(c, st === 'paused' ? 'pause' : 'unpause');
+        k.saveOrRetry(c);
+      }
+      monitor.watch(c.id); // stopped: wait() returns the recorded status at once
+      continue;
+    }
+    await k.lock.run(c.id, () => monitor.handleExit(c.id, { exitCode: 255, oomKilled: false, finishedAt: new Date() }));
+  }
+  for (const c of [...k.byId.values()]) {
+    if (c.state.status !== 'created' && c.state.status !== 'exited' && c.state.status !== 'dead') continue;
+    if (c.state.status !== 'created' && k.restarts.shouldRestartOnBoot(c)) {
+      if (c.state.status === 'exited') void lifecycle.startOnBoot(c.id);
+    } else if (c.hostConfig.AutoRemove) {
+      // finishRemoval deletes a task and releases the hooks (a rootfs still mounted) first
+      await k.lock
+        .run(c.id, () => removal.removeLocked(c.id, { force: true }))
+        .catch((err) => k.log.warn('cannot remove an AutoRemove container at restore', { id: c.id, err: String(err) }));
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * EngineContainers: the engine's container API and the run sequence on it, the same for
+ * every front end (the Docker daemon, a builder's RUN step, a CRI front end), in
+ * containerd's shape — NewContainer(snapshot, spec, runtime, labels) → NewTask(io) →
+ * Start → (exit) → task Delete:
+ *
+ *   create(record)             the record (store.ts)
+ *   mount(id)                  the snapshot mounted at <bundle>/rootfs (volatile on request)
+ *   update(id, {spec})         the spec, once the front end has composed it
+ *   createTask(id, io)         <bundle>/config.json from the record's spec (root.path set) + the task
+ *   start(id)                  the task runs
+ *   cleanup(id)                task delete, unmount, bundle removal — idempotent
+ *
+ * `prepare` is mount + createTask for a caller whose spec does not depend on the mounted
+ * root filesystem. Nothing here knows Docker's API; the front end chooses the
+ * namespace, the bundle directory of an id, and the task's io.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeBundle } from '../bundle';
+import { invalidArgument, isNotFound } from '../errdefs';
+import type { Logger } from '../log';
+import type { Database, MetadataDB } from '../metadata';
+import { mountVolatile } from '../mount';
+import type { Mount } from '../mount/types';
+import type { Spec } from '../oci/spec';
+import type { StartOptions, TaskService } from '../runtime/types';
+import { ContainerRecordStore, type ContainerRecord, type NewContainer } from './store';
+
+/** The task io and sink options of a task (everything of StartOptions but what the record gives). */
+export type TaskIO = Omit<StartOptions, 'id' | 'bundle'>;
+
+export interface EngineContainersOptions {
+  db: MetadataDB;
+  /** default: `default` */
+  namespace?: string;
+  /** the snapshotter's mounts of a key */
+  snapshots: { mounts(key: string): Promise<Mount[]> };
+  mounter: { mountAll(mounts: Mount[], target: string): void; unmount(target: string): void };
+  tasks: Pick<TaskService, 'create' | 'startCreated' | 'delete'>;
+  /** the OCI bundle directory of a container (its rootfs is `<bundle>/rootfs`) */
+  bundleDir: (id: string) => string;
+  log?: Logger;
+}
+
+export class EngineContainers {
+  readonly store: ContainerRecordStore;
+
+  constructor(private readonly o: EngineContainersOptions) {
+    this.store = new ContainerRecordStore(o.db, o.namespace === undefined ? {} : { namespace: o.namespace });
+  }
+
+  get namespace(): string {
+    return this.store.namespace;
+  }
+
+  // ---------- records ----------
+
+  create(n: NewContainer): ContainerRecord {
+    return this.store.create(n);
+  }
+
+  /** Throws not-found. */
+  get(id: string): ContainerRecord {
+    return this.store.get(id);
+  }
+
+  find(id: string): ContainerRecord | undefined {
+    return this.store.find(id);
+  }
+
+  /** The record, created from `n` when there is none (a container made before records existed). */
+  ensure(n: NewContainer): ContainerRecord {
+    return this.store.find(n.id) ?? this.store.create(n);
+  }
+
+  update(id: string, u: { spec?: Spec; labels?: Record<string, string> }): ContainerRecord {
+    return this.store.update(id, u);
+  }
+
+  /** Deletes the record (after cleanup); returns whether there was one. */
+  delete(id: string): boolean {
+    return this.store.delete(id);
+  }
+
+  /** `delete` inside the caller's transaction on the same database. */
+  deleteIn(db: Database, id: string): void {
+    this.store.deleteIn(db, id);
+  }
+
+  list(): ContainerRecord[] {
+    return this.store.list();
+  }
+
+  // ---------- the run sequence ----------
+
+  bundleDir(id: string): string {
+    return this.o.bundleDir(id);
+  }
+
+  rootfsDir(id: string): string {
+    return path.join(this.o.bundleDir(id), 'rootfs');
+  }
+
+  /**
+   * Mounts the container's snapshot at `<bundle>/rootfs` and returns that path. With
+   * `volatile` the overlay never syncs its upper layer (for a container whose layer is
+   * thrown away: engine/mount/volatile.ts). Throws not-found for an unknown id.
+   */
+  async mount(id: string, opts: { volatile?: boolean } = {}): Promise<string> {
+    const r = this.store.get(id);
+    const rootfs = this.rootfsDir(id);
+    fs.mkdirSync(rootfs, { recursive: true, mode: 0o711 });
+    const mounts = await this.o.snapshots.mounts(r.snapshotKey);
+    if (opts.volatile) mountVolatile(mounts, rootfs, (m, t) => this.o.mounter.mountAll(m, t));
+    else this.o.mounter.mountAll(mounts, rootfs);
+    return rootfs;
+  }
+
+  /**
+   * Writes the bundle from the record's spec (its root.path set to the mounted rootfs)
+   * and creates the task with `io`. Throws invalid-argument when the record has no spec.
+   */
+  async createTask(id: string, io: TaskIO): Promise<{ pid: number }> {
+    const r = this.store.get(id);
+    if (!r.spec) throw invalidArgument(`container ${id} has no runtime spec`);
+    const bundle = this.o.bundleDir(id);
+    const spec: Spec = { ...r.spec, root: { ...r.spec.root, path: this.rootfsDir(id) } };
+    await writeBundle(bundle, spec);
+    return this.o.tasks.create({ ...io, id, bundle });
+  }
+
+  /** mount + createTask: the whole preparation when the spec is already on the record. */
+  async prepare(id: string, io: TaskIO, opts: { volatile?: boolean } = {}): Promise<{ pid: number }> {
+    await this.mount(id, opts);
+    try {
+      return await this.createTask(id, io);
+    } catch (err) {
+      this.releaseRootfs(id);
+      throw err;
+    }
+  }
+
+  /** Starts the created task. */
+  start(id: string): Promise<void> {
+    return this.o.tasks.startCreated(id);
+  }
+
+  /**
+   * Unmounts the rootfs and removes the bundle directory. Idempotent: nothing to do when
+   * the bundle is gone (never mounted, or released already); an unmount error is logged.
+   */
+  releaseRootfs(id: string): void {
+    const bundle = this.o.bundleDir(id);
+    if (!fs.existsSync(bundle)) return;
+    try {
+      this.o.mounter.unmount(this.rootfsDir(id));
+    } catch (err) {
+      this.o.log?.warn('cannot unmount container rootfs', { id, err: String(err) });
+    }
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
+
+  /**
+   * The end of a run: the task deleted (a task already gone is fine), the rootfs
+   * unmounted and the bundle removed. Idempotent; used on exit, removal, a failed start
+   * and restore. The record stays (delete it to forget the container).
+   */
+  async cleanup(id: string): Promise<void> {
+    try {
+      await this.o.tasks.delete(id);
+    } catch (err) {
+      if (!isNotFound(err)) this.o.log?.warn('cannot delete task', { id, err: String(err) });
+    }
+    this.releaseRootfs(id);
+  }
+}
