@@ -151,7 +151,11 @@ export class ContainerService {
       mountPoints,
     };
     try {
-      this.k.store.insert(rec, (db) => addGcRef(db, id));
+      // the engine's record in the same commit (a start then only reads it)
+      this.k.store.insert(rec, (db) => {
+        addGcRef(db, id);
+        this.k.engine.create({ id, snapshotKey: rec.snapshotKey, runtime: { name: hc.Runtime || 'runc' } });
+      });
     } catch (err) {
       await this.o.snapshots.remove(id).catch(() => {});
       fs.rmSync(paths.dir, { recursive: true, force: true });
