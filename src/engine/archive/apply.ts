@@ -126,7 +126,15 @@ export async function applyLayer(source: Readable, destDir: string, opts: ApplyO
     onWarning: opts.onWarning,
   });
   const digest = new DigestCounter(limits.maxBytes, opts.digest !== false);
-  const onAbort = () => digest.destroy(signal?.reason);
+  // An abort can come before the stages are piped (while `peek` waits for the first
+  // bytes): the source is destroyed so that wait ends, and the digest stage gets a
+  // listener of its own so its error is never an unhandled 'error' event — its reader
+  // (`forEachEntry`) sees it through the stream, and `classify` returns the reason.
+  digest.on('error', () => undefined);
+  const onAbort = () => {
+    source.destroy(signal?.reason instanceof Error ? signal.reason : undefined);
+    digest.destroy(signal?.reason instanceof Error ? signal.reason : undefined);
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   let entries = 0;
   let size = 0;
@@ -140,7 +148,9 @@ export async function applyLayer(source: Readable, destDir: string, opts: ApplyO
   };
 
   try {
+    signal?.throwIfAborted(); // aborted during the lstat, before the listener
     const head = await peek(source, 4);
+    signal?.throwIfAborted();
     const kind = detectCompression(head);
     const stages: NodeJS.ReadWriteStream[] = [];
     if (opts.onProgress) stages.push(progressCounter(opts.onProgress));

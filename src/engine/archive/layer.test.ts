@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import * as zlib from 'node:zlib';
 import { kindOf } from '../errdefs';
@@ -127,6 +128,31 @@ test('abort rejects with the signal reason', async () => {
     ac.abort(new Error('stop'));
     await assert.rejects(applyLayer(bufferStream(tar), s.dest, { signal: ac.signal }), /stop/);
   } finally {
+    s.cleanup();
+  }
+});
+
+test('abort while the source has sent nothing yet rejects with the reason and raises no stray error', async () => {
+  // A pull whose client leaves while a layer waits for its first bytes: the abort came
+  // before the stages were piped, and a stage destroyed with no reader crashed the daemon.
+  const s = scratch();
+  const stray: unknown[] = [];
+  const onStray = (err: unknown) => stray.push(err);
+  process.on('uncaughtException', onStray);
+  try {
+    const ac = new AbortController();
+    const silent = new PassThrough();
+    const applied = applyLayer(silent, s.dest, { signal: ac.signal });
+    const keepAlive = setTimeout(() => undefined, 1000);
+    await new Promise((r) => setTimeout(r, 20)); // applyLayer now waits for the first bytes
+    ac.abort(new Error('client went away'));
+    clearTimeout(keepAlive);
+    await assert.rejects(applied, /client went away/);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(stray, []);
+    assert.ok(silent.destroyed, 'the source is released');
+  } finally {
+    process.off('uncaughtException', onStray);
     s.cleanup();
   }
 });

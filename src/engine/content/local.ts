@@ -271,7 +271,12 @@ export class LocalContentStore implements ContentStore {
     };
     const signal = opts.signal;
     const onAbort = () => {
-      if (source instanceof Readable) source.destroy(signal?.reason);
+      if (!(source instanceof Readable)) return;
+      // The abort can come before the loop below reads (during `rehash`): the source
+      // then has no reader yet, and its error must not become an unhandled 'error' event.
+      // The loop (or the check after it) throws the reason.
+      source.on('error', () => undefined);
+      source.destroy(signal?.reason instanceof Error ? signal.reason : undefined);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
