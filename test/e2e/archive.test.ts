@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
@@ -132,6 +133,37 @@ describe('docker cp, export, diff', () => {
     assert.equal(await ok(['start', '-a', 'stopped']), 'stopped\n');
     await ok(['cp', 'stopped:/etc/passwd', path.join(host, 'passwd')]); // exited now
     assert.match(fs.readFileSync(path.join(host, 'passwd'), 'utf8'), /^root:x:0:0/);
+  });
+
+  it('holds a stopped container while a copy out of it streams: a start waits for the copy to end', async () => {
+    // Docker locks the container for the whole copy; stevedore mounts the stopped
+    // container's snapshot for it, which a start must not mount a second time.
+    await ok(['create', '--name', 'held', 'busybox', 'true']);
+    await sh(`head -c 67108864 /dev/zero > ${host}/big64 && docker cp ${host}/big64 held:/big64`);
+    const events: string[] = [];
+    const body = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ socketPath: t.socket, path: '/containers/held/archive?path=/big64', method: 'GET' }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(body.statusCode, 200);
+    body.pause(); // the copy stays open: 64 MiB do not fit in the socket's buffers
+    const started = t.request('POST', '/containers/held/start').then((r) => {
+      events.push('started');
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 1000)); // room for a start that would not wait
+    events.push('copy ends');
+    let bytes = 0;
+    body.on('data', (c: Buffer) => (bytes += c.length));
+    body.resume();
+    await new Promise((r) => body.on('end', r));
+    assert.ok(bytes > 67108864, `the tar holds the file (${bytes} bytes)`);
+    assert.equal((await started).status, 204);
+    assert.deepEqual(events, ['copy ends', 'started']);
+    await ok(['wait', 'held']);
+    await ok(['rm', 'held']);
+    fs.rmSync(`${host}/big64`);
   });
 
   it('copies into a bind mount as the container sees it', async () => {

@@ -85,6 +85,29 @@ export class KeyedMutex {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
+
+  /**
+   * Takes the key's turn and keeps it until the returned function is called (for an
+   * operation that outlives one call, such as a copy whose stream ends later).
+   */
+  async hold(key: string): Promise<() => void> {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let acquired!: () => void;
+    const turn = new Promise<void>((r) => (acquired = r));
+    void this.run(key, async () => {
+      acquired();
+      await released;
+    });
+    await turn;
+    let done = false;
+    return () => {
+      if (!done) {
+        done = true;
+        release();
+      }
+    };
+  }
 }
 
 export class ContainerCore {

@@ -90,6 +90,16 @@ export class ContainerService {
     return this.k.paths(id);
   }
 
+  /**
+   * Holds the container's lifecycle lock until the returned function is called: start,
+   * stop and remove wait meanwhile (docker cp into a stopped container mounts its
+   * snapshot, which a start must not mount a second time; Docker locks the container
+   * for the copy in the same way).
+   */
+  hold(id: string): Promise<() => void> {
+    return this.k.lock.hold(id);
+  }
+
   /** Where the container's root filesystem is mounted while it runs. */
   rootfsDir(id: string): string {
     return path.join(this.k.bundleDir(id), 'rootfs');

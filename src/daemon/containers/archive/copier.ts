@@ -38,6 +38,8 @@ export interface ArchiveContainers {
   rootfsDir(id: string): string;
   /** the container's files: resolv.conf, hostname, hosts */
   paths(id: string): { resolvConf: string; hostname: string; hosts: string };
+  /** Holds the container's lifecycle lock (start/stop/remove wait) until the returned function is called. */
+  hold?(id: string): Promise<() => void>;
 }
 
 /** One of a container's mounts (the volume service's mount table entry). */
@@ -201,19 +203,42 @@ export class ContainerCopier {
 
   /** The container's root file system: where the lifecycle mounted it while it runs, else its snapshot mounted here. */
   private async openRoot(c: ContainerRecord): Promise<Root> {
-    const running = (c.state.status === 'running' || c.state.status === 'paused') && c.state.pid > 0;
-    if (running) return { dir: this.o.containers.rootfsDir(c.id), release: () => undefined };
-    const mounts = await this.o.storage.mounts(c.snapshotKey);
-    fs.mkdirSync(this.o.tmpDir, { recursive: true, mode: 0o700 });
-    const target = path.join(this.o.tmpDir, `${c.id.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
-    fs.mkdirSync(target, { mode: 0o700 });
+    const running = (x: ContainerRecord) => (x.state.status === 'running' || x.state.status === 'paused') && x.state.pid > 0;
+    if (running(c)) return { dir: this.o.containers.rootfsDir(c.id), release: () => undefined };
+    // A stopped container: its snapshot is mounted here for the copy, under the
+    // container's lock, so that a start (which mounts the same upper directory) or a
+    // remove waits until the copy has ended and the snapshot is unmounted.
+    const unlock = (await this.o.containers.hold?.(c.id)) ?? (() => undefined);
     try {
-      this.o.storage.mountAll(mounts, target);
+      const now = this.o.containers.get(c.id);
+      if (running(now)) {
+        unlock(); // started while we waited: the lifecycle's mount is the root
+        return { dir: this.o.containers.rootfsDir(c.id), release: () => undefined };
+      }
+      const mounts = await this.o.storage.mounts(now.snapshotKey);
+      fs.mkdirSync(this.o.tmpDir, { recursive: true, mode: 0o700 });
+      const target = path.join(this.o.tmpDir, `${c.id.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+      fs.mkdirSync(target, { mode: 0o700 });
+      try {
+        this.o.storage.mountAll(mounts, target);
+      } catch (err) {
+        fs.rmdirSync(target);
+        throw err;
+      }
+      return {
+        dir: target,
+        release: once(() => {
+          try {
+            this.unmount(target);
+          } finally {
+            unlock();
+          }
+        }),
+      };
     } catch (err) {
-      fs.rmdirSync(target);
+      unlock();
       throw err;
     }
-    return { dir: target, release: once(() => this.unmount(target)) };
   }
 
   private unmount(target: string): void {
