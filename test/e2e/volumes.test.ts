@@ -93,6 +93,21 @@ describe('volumes', () => {
     assert.deepEqual(await volumes(), []);
   });
 
+  it('fills a named volume from the image at create, before any start (Docker\'s populateVolumes)', async () => {
+    await ok(['create', '--name', 'filler', '-v', 'filled:/etc', 'busybox', 'true']);
+    // never started: the volume already holds the image's /etc
+    assert.match(await ok(['run', '--rm', '-v', 'filled:/x', 'busybox', 'cat', '/x/passwd']), /^root:x:0:0/);
+    // a volume that is not empty is left as it is
+    await ok(['run', '--rm', '-v', 'filled:/x', 'busybox', 'sh', '-c', 'rm -rf /x/* && echo mine > /x/own']);
+    await ok(['create', '--name', 'filler2', '-v', 'filled:/etc', 'busybox', 'true']);
+    assert.equal(await ok(['run', '--rm', '-v', 'filled:/x', 'busybox', 'ls', '/x']), 'own\n');
+    // nocopy: an empty volume stays empty
+    await ok(['create', '--name', 'filler3', '-v', 'empty-nc:/etc:nocopy', 'busybox', 'true']);
+    assert.equal(await ok(['run', '--rm', '-v', 'empty-nc:/x', 'busybox', 'ls', '-A', '/x']), '');
+    await ok(['rm', 'filler', 'filler2', 'filler3']);
+    await ok(['volume', 'rm', 'filled', 'empty-nc']);
+  });
+
   it('binds a host directory, mounts tmpfs, shares volumes with --volumes-from, and keeps --read-only with a tmpfs', async () => {
     const host = fs.mkdtempSync(path.join(t.dir, 'bind-'));
     fs.writeFileSync(path.join(host, 'in'), 'from host\n');

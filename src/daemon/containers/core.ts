@@ -58,6 +58,8 @@ export interface ContainerServiceOptions {
 export interface ContainerVolumes extends VolumeMounts {
   /** Gets or creates a volume for a container being created (volumes/mountpoints.ts MountPointDeps.volume). */
   forContainer(name: string | undefined, o: { driver?: string; options?: Record<string, string>; labels?: Record<string, string> }, containerId: string): { name: string; driver: string; mountpoint: string };
+  /** Runs `fn` on a volume's data directory (mounted for it if it has driver options), without events. */
+  withData?<T>(name: string, fn: (dir: string) => T): T;
   /** The create of the container is over (recorded or failed): its volumes are no longer held as pending. */
   settled(containerId: string): void;
   /** The container is gone: with `removeAnonymous`, its anonymous volumes nobody else uses go too. */

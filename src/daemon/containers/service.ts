@@ -27,7 +27,8 @@ import type { ContainerConfig, HostConfig } from './types';
 import { normalizeHostConfig, validateHostConfig } from './hostconfig';
 import { refuseUnsupported } from './unsupported';
 import { checkMemoryUpdate, toSpecResources } from './update';
-import { resolveMountPoints, type MountPoint } from '../volumes/mountpoints';
+import { containerPath, resolveMountPoints, type MountPoint } from '../volumes/mountpoints';
+import { copyImageContent } from '../volumes/copyup';
 
 export { containerMigrations, detectCgroupVersion };
 export type { ContainerServiceOptions, WaitCondition } from './core';
@@ -139,6 +140,10 @@ export class ContainerService {
     try {
       writeContainerFiles(paths, hostname, hc);
       await this.o.snapshots.prepare(id, image.chainId, { labels: { 'stevedore.container': id } });
+      await this.populateVolumes(id, mountPoints).catch(async (err: unknown) => {
+        await this.o.snapshots.remove(id).catch(() => {});
+        throw err;
+      });
     } catch (err) {
       fs.rmSync(paths.dir, { recursive: true, force: true });
       dropVolumes();
@@ -176,6 +181,31 @@ export class ContainerService {
     this.o.volumes?.settled(id);
     this.k.publish(rec, 'create');
     return { id, warnings: [] };
+  }
+
+  /**
+   * Docker's populateVolumes, at create: a volume mount point with CopyData gets the
+   * image's content at its destination when the volume is empty (volumes/copyup.ts). The
+   * container's snapshot is mounted for that under the exec root and unmounted after; a
+   * start copies nothing (as Docker: content added to the image path later is not copied).
+   */
+  private async populateVolumes(id: string, mountPoints: MountPoint[]): Promise<void> {
+    const volumes = this.o.volumes;
+    // an image VOLUME of `/` is created, and its start fails (hooks/volumes.ts), as Docker's
+    const todo = mountPoints.filter((m) => m.Type === 'volume' && m.Name && m.CopyData && containerPath(m.Destination) !== '/');
+    if (!volumes?.withData || todo.length === 0) return;
+    const target = path.join(this.o.execRoot, 'populate', id);
+    fs.mkdirSync(target, { recursive: true, mode: 0o700 });
+    try {
+      this.o.mounter.mountAll(await this.o.snapshots.mounts(id), target);
+      try {
+        for (const m of todo) volumes.withData(m.Name!, (dir) => copyImageContent(target, containerPath(m.Destination), dir));
+      } finally {
+        this.o.mounter.unmount(target);
+      }
+    } finally {
+      fs.rmdirSync(target); // never recursive: the snapshot may still be mounted there if the unmount failed
+    }
   }
 
   /**

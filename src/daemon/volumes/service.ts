@@ -247,6 +247,24 @@ export class VolumeService {
   }
 
   /**
+   * Runs `fn` on the volume's data directory, mounted for it when the volume has driver
+   * options (and unmounted after unless a running container uses it). No events: this is
+   * Docker's copy of the image's content into a volume at create (CopyImagePathContent
+   * mounts the volume without the `mount` event of a start).
+   */
+  withData<T>(name: string, fn: (dir: string) => T): T {
+    const v = this.get(name);
+    if (v.options === null) return fn(this.driver.mountpoint(name));
+    const wasMounted = this.users.list().some((c) => ['running', 'paused', 'restarting'].includes(c.state.status) && (c.mountPoints ?? []).some((m) => m.Type === 'volume' && m.Name === name));
+    this.driver.mount(name, v.options);
+    try {
+      return fn(this.driver.mountpoint(name));
+    } finally {
+      if (!wasMounted) this.driver.unmount(name);
+    }
+  }
+
+  /**
    * The container stopped using volume `name`: a volume with driver options is unmounted
    * when no other running container uses it. Idempotent (restore may call it for a
    * container that never acquired). Publishes `volume unmount` when the container stopped

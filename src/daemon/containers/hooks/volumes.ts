@@ -1,16 +1,14 @@
 /**
  * The volumes hook: the container's volume mount points (its own, anonymous ones and
  * those of `VolumesFrom`, recorded at create: volumes/mountpoints.ts). Prepare acquires
- * each volume (a volume with driver options is mounted on its `_data`), fills an empty
- * one from the image at its mount point unless `nocopy` (volumes/copyup.ts, inside the
- * mounted rootfs: this hook runs after `rootfs`), and returns bind mounts of the data
- * directories. Release gives the volumes back (unmounting driver-option volumes nobody
+ * each volume (a volume with driver options is mounted on its `_data`) and returns bind
+ * mounts of the data directories. Filling an empty volume from the image happened at
+ * create, as in Docker (ContainerService.populateVolumes). Release gives the volumes back (unmounting driver-option volumes nobody
  * else runs with); it is idempotent, so a release at restore or after a failed start
  * finds nothing wrong. Removing anonymous volumes is the removal's (`rm -v`, AutoRemove).
  */
 import type { Logger } from '../../../engine/log';
 import { invalidArgument } from '../../../engine/errdefs';
-import { copyImageContent } from '../../volumes/copyup';
 import { containerPath } from '../../volumes/mountpoints';
 import type { ResolvedMount } from '../spec/mounts';
 import type { Propagation } from '../types';
@@ -41,7 +39,6 @@ export class VolumesHook implements StartHook {
         if (destination === '/') throw invalidArgument(`invalid mount config for type "volume": invalid specification: destination can't be '/'`);
         const source = this.o.volumes.acquire(m.Name, id, { destination: m.Destination, rw: m.RW, propagation: m.Propagation });
         acquired.push(m.Name);
-        if (m.CopyData) copyImageContent(ctx.rootfs, destination, source);
         mounts.push({ destination, type: 'volume', source, readOnly: !m.RW, propagation: (m.Propagation || 'rprivate') as Propagation });
       }
     } catch (err) {
