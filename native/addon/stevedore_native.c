@@ -50,6 +50,19 @@ static const char *errno_name(int e) {
     case EMFILE: return "EMFILE";
     case ENFILE: return "ENFILE";
     case ECHILD: return "ECHILD";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    case ENOBUFS: return "ENOBUFS";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ENETDOWN: return "ENETDOWN";
+    case ENETUNREACH: return "ENETUNREACH";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case EMSGSIZE: return "EMSGSIZE";
+    case EBADMSG: return "EBADMSG";
+    case ECANCELED: return "ECANCELED";
     default: return "EUNKNOWN";
   }
 }
@@ -437,6 +450,12 @@ static napi_value js_chroot_fd(napi_env env, napi_callback_info info);
 static napi_value js_open_tree(napi_env env, napi_callback_info info);
 static napi_value js_move_mount(napi_env env, napi_callback_info info);
 
+/* network namespaces and rtnetlink: defined in their own block at the end of the file */
+static napi_value js_netns_create(napi_env env, napi_callback_info info);
+static napi_value js_netns_delete(napi_env env, napi_callback_info info);
+static napi_value js_netlink_open(napi_env env, napi_callback_info info);
+static napi_value js_netlink_request(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -454,6 +473,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"chrootFd", NULL, js_chroot_fd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openTree", NULL, js_open_tree, NULL, NULL, NULL, napi_enumerable, NULL},
     {"moveMount", NULL, js_move_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"netnsCreate", NULL, js_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"netnsDelete", NULL, js_netns_delete, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"netlinkOpen", NULL, js_netlink_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"netlinkRequest", NULL, js_netlink_request, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
@@ -758,4 +781,501 @@ static napi_value js_move_mount(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv) || !get_u32(env, argv[0], &fd) || !get_str(env, argv[1], tgt, sizeof tgt)) return NULL;
   if (syscall(SYS_move_mount, (int)fd, "", AT_FDCWD, tgt, MOVE_MOUNT_F_EMPTY_PATH) < 0) return throw_errno(env, "move_mount", tgt, errno);
   return undef(env);
+}
+
+/* ---- network namespaces and rtnetlink ----
+ * Node's main thread never changes namespace. Whatever must happen inside a network
+ * namespace happens on a short-lived thread of its own (a thread's network namespace is
+ * its own: unshare(CLONE_NEWNET) and setns(…, CLONE_NEWNET) are allowed in a
+ * multithreaded process and affect only the calling thread), which ends right after, so
+ * no thread is ever left in a namespace other than the daemon's.
+ *
+ * netnsCreate(path) → Promise<void>: a thread unshares a new network namespace,
+ *   bind-mounts its /proc/thread-self/ns/net onto `path` (an existing empty file), sets
+ *   `lo` up and ends; the bind mount keeps the namespace alive. Rejects with
+ *   code/errno/syscall.
+ * netnsDelete(path) → Promise<void>: detached unmounts until nothing is mounted there, then
+ *   unlink; a missing file or mount is fine. On a thread of its own (an unmount can wait
+ *   for an RCU grace period).
+ * netlinkOpen(nsPath | null) → fd: a NETLINK_ROUTE socket (O_CLOEXEC, extended acks,
+ *   capped acks, a 10 s receive timeout) in the daemon's namespace, or in the namespace
+ *   bind-mounted at nsPath (opened by a thread that setns()es there; a socket stays in
+ *   the namespace it was made in). The caller closes it.
+ * netlinkRequest(fd | nsPath, messages: Buffer[]) → Promise<{error, extack, data}[]>: on
+ *   a thread of its own (not libuv's pool: see bg_start) — with a path instead of a
+ *   socket, that thread enters the namespace bind-mounted there, makes a socket in it,
+ *   and closes it after (so the JS thread never waits for a namespace) — sends each complete rtnetlink message in turn (its sequence number is
+ *   overwritten) and reads the answers until its ack (NLMSG_ERROR) or, for a dump, its
+ *   NLMSG_DONE (a request with neither NLM_F_ACK nor NLM_F_DUMP: its one answer).
+ *   `error` is 0 or the positive errno (EINTR: a dump the kernel marked interrupted by a
+ *   concurrent change, NLM_F_DUMP_INTR; ask again) of the kernel's answer, `extack` the
+ *   kernel's explanation ("" when none), `data` the answer's other messages, concatenated
+ *   as received. Stops after the first message that fails; a socket error rejects. One
+ *   request at a time per socket. */
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/time.h>
+
+static napi_value errno_error(napi_env env, const char *syscall, const char *path, int e) {
+  char msg[PATH_BUF + 128];
+  snprintf(msg, sizeof msg, "%s: %s%s%s", syscall, strerror(e), path ? " " : "", path ? path : "");
+  napi_value code, message, err, num, sc;
+  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &err);
+  napi_create_int32(env, -e, &num);
+  napi_set_named_property(env, err, "errno", num);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, err, "syscall", sc);
+  if (path) {
+    napi_value p;
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
+    napi_set_named_property(env, err, "path", p);
+  }
+  return err;
+}
+
+/* -- work on a thread of its own --
+ * Netlink requests can block for tens of ms (deleting a veth waits for the kernel's RCU
+ * grace periods), so they do not run on libuv's thread pool, whose 4 threads the
+ * daemon's file system calls need: each request gets a detached thread of its own, and
+ * its result comes back to the JS thread through a thread-safe function. The function
+ * keeps the event loop alive until the result is delivered. */
+struct bg_call {
+  napi_threadsafe_function tsfn;
+  void (*exec)(void *job);
+  void (*done)(napi_env env, void *job); /* env NULL: the environment is gone; free only */
+  void *job;
+};
+
+static void *bg_thread(void *arg) {
+  struct bg_call *b = arg;
+  b->exec(b->job);
+  napi_threadsafe_function tsfn = b->tsfn;
+  if (napi_call_threadsafe_function(tsfn, b, napi_tsfn_blocking) != napi_ok) {
+    b->done(NULL, b->job); /* closing: nobody is waiting any more */
+    free(b);
+  }
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static void bg_call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)js_cb;
+  (void)context;
+  struct bg_call *b = data;
+  if (env) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    b->done(env, b->job);
+    napi_close_handle_scope(env, scope);
+  } else {
+    b->done(NULL, b->job);
+  }
+  free(b);
+}
+
+/* Starts exec(job) on a new detached thread; done(env, job) runs later on the JS thread.
+ * Returns 0, or an errno (nothing started, nothing freed: the caller still owns job). */
+static int bg_start(napi_env env, const char *name, void (*exec)(void *), void (*done)(napi_env, void *), void *job) {
+  struct bg_call *b = calloc(1, sizeof *b);
+  if (!b) return ENOMEM;
+  b->exec = exec;
+  b->done = done;
+  b->job = job;
+  napi_value n;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &n);
+  if (napi_create_threadsafe_function(env, NULL, NULL, n, 0, 1, NULL, NULL, NULL, bg_call_js, &b->tsfn) != napi_ok) {
+    free(b);
+    return EAGAIN;
+  }
+  pthread_attr_t at;
+  pthread_t t;
+  pthread_attr_init(&at);
+  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&at, 256 * 1024);
+  int rc = pthread_create(&t, &at, bg_thread, b);
+  pthread_attr_destroy(&at);
+  if (rc) {
+    napi_release_threadsafe_function(b->tsfn, napi_tsfn_abort);
+    free(b);
+    return rc;
+  }
+  return 0;
+}
+
+/* -- netnsCreate -- */
+struct netns_job {
+  napi_deferred deferred;
+  char path[PATH_BUF];
+  int err;             /* errno of the failed step, 0 when done */
+  const char *step;    /* the failed step's name */
+};
+
+/* Runs on a thread of its own that ends right after: the new namespace dies with it
+ * unless the bind mount holds it. */
+static void netns_exec(void *arg) {
+  struct netns_job *j = arg;
+  char self[64];
+  if (unshare(CLONE_NEWNET) < 0) { j->err = errno; j->step = "unshare(CLONE_NEWNET)"; return; }
+  snprintf(self, sizeof self, "/proc/self/task/%d/ns/net", (int)gettid());
+  if (mount(self, j->path, NULL, MS_BIND, NULL) < 0) { j->err = errno; j->step = "mount"; return; }
+  /* lo up: SIOCSIFFLAGS on a datagram socket of the new namespace */
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) { j->err = errno; j->step = "socket"; goto undo; }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { j->err = errno; j->step = "ioctl(SIOCGIFFLAGS lo)"; close(s); goto undo; }
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) { j->err = errno; j->step = "ioctl(SIOCSIFFLAGS lo)"; close(s); goto undo; }
+  close(s);
+  return;
+undo:
+  umount2(j->path, MNT_DETACH);
+}
+
+static void netns_done(napi_env env, void *data) {
+  struct netns_job *j = data;
+  if (env) {
+    if (j->err) napi_reject_deferred(env, j->deferred, errno_error(env, j->step, j->path, j->err));
+    else napi_resolve_deferred(env, j->deferred, undef(env));
+  }
+  free(j);
+}
+
+static napi_value js_netns_create(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  struct netns_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "netnsCreate", NULL, ENOMEM);
+  if (!get_str(env, argv[0], j->path, sizeof j->path)) { free(j); return NULL; }
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) { free(j); return NULL; }
+  int rc = bg_start(env, "stevedore:netnsCreate", netns_exec, netns_done, j);
+  if (rc) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, "pthread_create", j->path, rc));
+    free(j);
+  }
+  return promise;
+}
+
+/* -- netnsDelete --
+ * Unmounting can wait for an RCU grace period (namespace_unlock): up to a few ms that the
+ * JS thread should not spend. Detached unmounts until nothing is mounted on the path
+ * (EINVAL: not a mount point; ENOENT: no file), then the file is unlinked (ENOENT is fine). */
+static void netns_delete_exec(void *arg) {
+  struct netns_job *j = arg;
+  for (;;) {
+    if (umount2(j->path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) continue;
+    if (errno == EINTR) continue;
+    if (errno == EINVAL || errno == ENOENT) break;
+    j->err = errno;
+    j->step = "umount2";
+    return;
+  }
+  if (unlink(j->path) < 0 && errno != ENOENT) {
+    j->err = errno;
+    j->step = "unlink";
+  }
+}
+
+static napi_value js_netns_delete(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  struct netns_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "netnsDelete", NULL, ENOMEM);
+  if (!get_str(env, argv[0], j->path, sizeof j->path)) { free(j); return NULL; }
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) { free(j); return NULL; }
+  int rc = bg_start(env, "stevedore:netnsDelete", netns_delete_exec, netns_done, j);
+  if (rc) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, "pthread_create", j->path, rc));
+    free(j);
+  }
+  return promise;
+}
+
+/* -- netlinkOpen -- */
+static int netlink_socket(void) {
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (s < 0) return -errno;
+  int one = 1;
+  struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+  /* extended acks are advice only: older kernels refuse the options, which is fine */
+  setsockopt(s, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(s, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+    int e = errno;
+    close(s);
+    return -e;
+  }
+  return s;
+}
+
+struct ns_socket_job { int nsfd; int result; const char *step; };
+
+static void *ns_socket_thread(void *arg) {
+  struct ns_socket_job *j = arg;
+  if (setns(j->nsfd, CLONE_NEWNET) < 0) { j->result = -errno; j->step = "setns"; return NULL; }
+  j->result = netlink_socket();
+  j->step = "socket(AF_NETLINK)";
+  return NULL; /* the thread ends here, in the namespace it entered */
+}
+
+static napi_value js_netlink_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  napi_valuetype t;
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || napi_typeof(env, argv[0], &t) != napi_ok) return NULL;
+  int s;
+  if (t == napi_null || t == napi_undefined) {
+    s = netlink_socket();
+    if (s < 0) return throw_errno(env, "socket(AF_NETLINK)", NULL, -s);
+  } else {
+    if (!get_str(env, argv[0], path, sizeof path)) return NULL;
+    int nsfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) return throw_errno(env, "open", path, errno);
+    struct ns_socket_job j = {.nsfd = nsfd, .result = -EINVAL, .step = "setns"};
+    pthread_t th;
+    int rc = pthread_create(&th, NULL, ns_socket_thread, &j);
+    if (rc) {
+      close(nsfd);
+      return throw_errno(env, "pthread_create", NULL, rc);
+    }
+    pthread_join(th, NULL);
+    close(nsfd);
+    if (j.result < 0) return throw_errno(env, j.step, path, -j.result);
+    s = j.result;
+  }
+  napi_create_int32(env, s, &out);
+  return out;
+}
+
+/* -- netlinkRequest -- */
+struct nl_result { int error; char extack[256]; char *data; size_t len, cap; };
+
+struct nl_job {
+  napi_deferred deferred;
+  int fd;                /* the socket; -1 until made when nspath is set */
+  char nspath[PATH_BUF]; /* "" or the namespace to make a socket in, on the worker thread */
+  uint32_t count, done;  /* messages given; answers complete (the last may be an error) */
+  char **msgs;
+  size_t *lens;
+  struct nl_result *res;
+  int sock_err;          /* a socket-level failure: errno */
+  const char *sock_step;
+};
+
+static int nl_append(struct nl_result *r, const void *p, size_t n) {
+  if (r->len + n > r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 4096;
+    while (cap < r->len + n) cap *= 2;
+    char *d = realloc(r->data, cap);
+    if (!d) return 0;
+    r->data = d;
+    r->cap = cap;
+  }
+  memcpy(r->data + r->len, p, n);
+  r->len += n;
+  return 1;
+}
+
+static void nl_extack(struct nl_result *r, struct nlmsghdr *h) {
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  struct nlmsgerr *e = NLMSG_DATA(h);
+  /* with NETLINK_CAP_ACK only the failed request's header follows the error (unless
+   * it succeeded, where nothing is capped either way) */
+  size_t off = NLMSG_HDRLEN + sizeof *e;
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += NLMSG_ALIGN(e->msg.nlmsg_len) - sizeof e->msg;
+  while (off + sizeof(struct nlattr) <= h->nlmsg_len) {
+    struct nlattr *a = (struct nlattr *)((char *)h + off);
+    if (a->nla_len < sizeof *a || off + a->nla_len > h->nlmsg_len) return;
+    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      size_t n = a->nla_len - sizeof *a;
+      if (n >= sizeof r->extack) n = sizeof r->extack - 1;
+      memcpy(r->extack, (char *)a + sizeof *a, n);
+      r->extack[n] = 0;
+      return;
+    }
+    off += NLA_ALIGN(a->nla_len);
+  }
+}
+
+static void nl_execute(void *data) {
+  struct nl_job *j = data;
+  if (j->nspath[0]) {
+    /* this thread is ours alone and ends after the request: it may enter the namespace */
+    int nsfd = open(j->nspath, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) { j->sock_err = errno; j->sock_step = "open"; return; }
+    int r = setns(nsfd, CLONE_NEWNET);
+    int e = errno;
+    close(nsfd);
+    if (r < 0) { j->sock_err = e; j->sock_step = "setns"; return; }
+    j->fd = netlink_socket();
+    if (j->fd < 0) { j->sock_err = -j->fd; j->sock_step = "socket(AF_NETLINK)"; return; }
+  }
+  size_t cap = 65536;
+  char *buf = malloc(cap);
+  if (!buf) { j->sock_err = ENOMEM; j->sock_step = "netlinkRequest"; goto close_fd; }
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  for (uint32_t i = 0; i < j->count; i++) {
+    struct nl_result *r = &j->res[i];
+    struct nlmsghdr *req = (struct nlmsghdr *)j->msgs[i];
+    uint32_t seq = i + 1;
+    req->nlmsg_seq = seq;
+    req->nlmsg_pid = 0;
+    ssize_t w;
+    do w = sendto(j->fd, req, j->lens[i], 0, (struct sockaddr *)&kernel, sizeof kernel);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) { j->sock_err = errno; j->sock_step = "sendto(netlink)"; break; }
+    int finished = 0, interrupted = 0;
+    while (!finished) {
+      ssize_t n;
+      /* MSG_TRUNC: the datagram's real length, so a truncated one is seen, never parsed */
+      do n = recv(j->fd, buf, cap, MSG_TRUNC);
+      while (n < 0 && errno == EINTR);
+      if (n < 0) { j->sock_err = errno == EAGAIN ? ETIMEDOUT : errno; j->sock_step = "recv(netlink)"; goto out; }
+      if (n == 0) { j->sock_err = EIO; j->sock_step = "recv(netlink)"; goto out; }
+      if ((size_t)n > cap) { j->sock_err = EMSGSIZE; j->sock_step = "recv(netlink)"; goto out; }
+      int left = (int)n; /* signed: NLMSG_NEXT may take it below zero, which ends the walk */
+      for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+        if (h->nlmsg_seq != seq) continue; /* an answer to nothing we are waiting for */
+        if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = 1;
+        if (h->nlmsg_type == NLMSG_ERROR) {
+          if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) { j->sock_err = EBADMSG; j->sock_step = "netlink ack"; goto out; }
+          struct nlmsgerr *e = NLMSG_DATA(h);
+          r->error = -e->error;
+          if (r->error) nl_extack(r, h);
+          finished = 1;
+          break;
+        }
+        if (h->nlmsg_type == NLMSG_DONE) {
+          if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+            int e;
+            memcpy(&e, NLMSG_DATA(h), sizeof e);
+            if (e < 0) { r->error = -e; nl_extack(r, h); }
+          }
+          finished = 1;
+          break;
+        }
+        if (!nl_append(r, h, h->nlmsg_len)) { j->sock_err = ENOMEM; j->sock_step = "netlinkRequest"; goto out; }
+        /* a get that is neither a dump nor asks for an ack has one answer and no ack */
+        if (!(req->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP)) && !(h->nlmsg_flags & NLM_F_MULTI)) { finished = 1; break; }
+      }
+    }
+    if (!r->error && interrupted) {
+      /* the kernel's tables changed during the dump: what came is inconsistent */
+      r->error = EINTR;
+      snprintf(r->extack, sizeof r->extack, "dump interrupted by a change; retry");
+    }
+    j->done = i + 1;
+    if (r->error) break;
+  }
+out:
+  free(buf);
+close_fd:
+  if (j->nspath[0]) close(j->fd);
+}
+
+static void nl_free(struct nl_job *j) {
+  for (uint32_t i = 0; i < j->count; i++) {
+    if (j->msgs) free(j->msgs[i]);
+    if (j->res) free(j->res[i].data);
+  }
+  free(j->msgs);
+  free(j->lens);
+  free(j->res);
+  free(j);
+}
+
+static void nl_done(napi_env env, void *data) {
+  struct nl_job *j = data;
+  if (!env) {
+    nl_free(j);
+    return;
+  }
+  if (j->sock_err) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, j->sock_step, j->nspath[0] ? j->nspath : NULL, j->sock_err));
+  } else {
+    napi_value arr, o, v;
+    napi_create_array_with_length(env, j->done, &arr);
+    for (uint32_t i = 0; i < j->done; i++) {
+      struct nl_result *r = &j->res[i];
+      napi_create_object(env, &o);
+      napi_create_int32(env, r->error, &v);
+      napi_set_named_property(env, o, "error", v);
+      napi_create_string_utf8(env, r->extack, NAPI_AUTO_LENGTH, &v);
+      napi_set_named_property(env, o, "extack", v);
+      if (r->len) napi_create_buffer_copy(env, r->len, r->data, NULL, &v);
+      else napi_create_buffer(env, 0, NULL, &v);
+      napi_set_named_property(env, o, "data", v);
+      napi_set_element(env, arr, i, o);
+    }
+    napi_resolve_deferred(env, j->deferred, arr);
+  }
+  nl_free(j);
+}
+
+static napi_value js_netlink_request(napi_env env, napi_callback_info info) {
+  napi_value argv[2], promise;
+  napi_valuetype target;
+  uint32_t fd = 0, n = 0;
+  bool is_arr = false;
+  if (!get_args(env, info, 2, argv) || napi_typeof(env, argv[0], &target) != napi_ok) return NULL;
+  if (target != napi_string && !get_u32(env, argv[0], &fd)) return NULL;
+  if (napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr || napi_get_array_length(env, argv[1], &n) != napi_ok ||
+      n == 0 || n > 4096) {
+    napi_throw_type_error(env, NULL, "netlinkRequest: messages must be a non-empty array of Buffers");
+    return NULL;
+  }
+  struct nl_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "netlinkRequest", NULL, ENOMEM);
+  j->fd = (int)fd;
+  if (target == napi_string) {
+    j->fd = -1;
+    if (!get_str(env, argv[0], j->nspath, sizeof j->nspath)) { free(j); return NULL; }
+    if (!j->nspath[0]) { free(j); napi_throw_type_error(env, NULL, "netlinkRequest: empty namespace path"); return NULL; }
+  }
+  j->count = n;
+  j->msgs = calloc(n, sizeof *j->msgs);
+  j->lens = calloc(n, sizeof *j->lens);
+  j->res = calloc(n, sizeof *j->res);
+  if (!j->msgs || !j->lens || !j->res) {
+    nl_free(j);
+    return throw_errno(env, "netlinkRequest", NULL, ENOMEM);
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value b;
+    void *p = NULL;
+    size_t len = 0;
+    bool is_buf = false;
+    if (napi_get_element(env, argv[1], i, &b) != napi_ok || napi_is_buffer(env, b, &is_buf) != napi_ok || !is_buf ||
+        napi_get_buffer_info(env, b, &p, &len) != napi_ok || len < NLMSG_HDRLEN ||
+        ((struct nlmsghdr *)p)->nlmsg_len != len) {
+      nl_free(j);
+      napi_throw_type_error(env, NULL, "netlinkRequest: each message must be a Buffer holding one netlink message");
+      return NULL;
+    }
+    j->msgs[i] = malloc(len);
+    if (!j->msgs[i]) {
+      nl_free(j);
+      return throw_errno(env, "netlinkRequest", NULL, ENOMEM);
+    }
+    memcpy(j->msgs[i], p, len);
+    j->lens[i] = len;
+  }
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) {
+    nl_free(j);
+    return NULL;
+  }
+  int rc = bg_start(env, "stevedore:netlinkRequest", nl_execute, nl_done, j);
+  if (rc) {
+    napi_reject_deferred(env, j->deferred, errno_error(env, "pthread_create", NULL, rc));
+    nl_free(j);
+  }
+  return promise;
 }

@@ -4,6 +4,7 @@
  * produces a plain `DaemonConfig`.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { invalidArgument } from '../engine/errdefs';
 import { type LogLevel, isLogLevel } from '../engine/log';
 
@@ -18,8 +19,12 @@ export interface DaemonConfig {
   /** runtime name → binary; the default runtime's name is `defaultRuntime` */
   runtimes: Record<string, string>;
   defaultRuntime: string;
+  /** `--bridge/-b`: the default bridge (undefined → `docker0`; `none` disables it) */
   bridge: string | undefined;
+  /** `--bip`: the default bridge's address with prefix */
   bip: string | undefined;
+  /** the networking flags (docs/networking/service.md) */
+  network: NetworkFlags;
   insecureRegistries: string[];
   registryMirrors: string[];
   maxConcurrentDownloads: number;
@@ -33,6 +38,61 @@ export interface DaemonConfig {
    * escape hatch). Set from `STEVEDORE_EXEC` by the executable (src/cmd/stevedored/main.ts).
    */
   execMode?: 'direct' | 'runtime';
+}
+
+/** dockerd's networking flags and daemon.json keys, as given (defaults as Docker 20.10's). */
+export interface NetworkFlags {
+  /** `--fixed-cidr` */
+  fixedCidr: string | undefined;
+  /** `--fixed-cidr-v6` */
+  fixedCidrV6: string | undefined;
+  /** `--ipv6`: IPv6 on the default bridge */
+  ipv6: boolean;
+  /** `--mtu` of the default bridge (0: 1500) */
+  mtu: number;
+  /** `--ip-forward` (true): the daemon enables net.ipv4.ip_forward */
+  ipForward: boolean;
+  /** `--iptables` (true): NAT, forwarding and published ports through iptables */
+  iptables: boolean;
+  /** `--ip6tables` (false in 20.10) */
+  ip6tables: boolean;
+  /** `--ip-masq` (true) */
+  ipMasq: boolean;
+  /** `--icc` (true): traffic between containers of the default bridge */
+  icc: boolean;
+  /** `--ip`: the default host address of published ports (0.0.0.0) */
+  ip: string;
+  /** `--default-address-pool base=…,size=…` (empty: Docker's defaults) */
+  defaultAddressPools: Array<{ base: string; size: number }>;
+  /** `--userland-proxy` (true in Docker): accepted; ports are forwarded in the kernel either way */
+  userlandProxy: boolean;
+  /** `--dns`, `--dns-search`, `--dns-opt`: containers' resolv.conf defaults */
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  /** `--host-gateway-ip`: the address `host-gateway` stands for in `--add-host` (default: the default bridge's gateway) */
+  hostGatewayIp: string | undefined;
+}
+
+export function defaultNetworkFlags(): NetworkFlags {
+  return {
+    fixedCidr: undefined,
+    fixedCidrV6: undefined,
+    ipv6: false,
+    mtu: 0,
+    ipForward: true,
+    iptables: true,
+    ip6tables: false,
+    ipMasq: true,
+    icc: true,
+    ip: '0.0.0.0',
+    defaultAddressPools: [],
+    userlandProxy: true,
+    dns: [],
+    dnsSearch: [],
+    dnsOptions: [],
+    hostGatewayIp: undefined,
+  };
 }
 
 export const DEFAULT_SOCKET = 'unix:///var/run/docker.sock';
@@ -50,6 +110,7 @@ export function defaultConfig(): DaemonConfig {
     defaultRuntime: 'runc',
     bridge: undefined,
     bip: undefined,
+    network: defaultNetworkFlags(),
     insecureRegistries: [],
     registryMirrors: [],
     maxConcurrentDownloads: 3,
@@ -70,18 +131,36 @@ Options:
       --config-file string                Daemon configuration file (default "/etc/docker/daemon.json")
       --data-root string                  Root directory of persistent state (default "/var/lib/stevedore")
   -D, --debug                             Enable debug mode
+      --default-address-pool pool-options Default address pools for node specific local networks
+      --dns list                          DNS server to use
+      --dns-opt list                      DNS options to use
+      --dns-search list                   DNS search domains to use
       --exec-root string                  Root directory for execution state files (default "/run/stevedore")
   -G, --group string                      Group for the unix socket (default "docker" when it exists, else root)
+      --fixed-cidr string                 IPv4 subnet for fixed IPs
+      --fixed-cidr-v6 string              IPv6 subnet for fixed IPs
   -h, --help                              Print usage
   -H, --host list                         Daemon socket(s) to connect to (default unix:///var/run/docker.sock)
+      --host-gateway-ip ip                IP address that the special 'host-gateway' string in --add-host resolves to.
+                                          Defaults to the IP address of the default bridge
+      --icc                               Enable inter-container communication (default true)
       --insecure-registry list            Enable insecure registry communication
+      --ip ip                             Default IP when binding container ports (default 0.0.0.0)
+      --ip-forward                        Enable net.ipv4.ip_forward (default true)
+      --ip-masq                           Enable IP masquerading (default true)
+      --ip6tables                         Enable addition of ip6tables rules
+      --iptables                          Enable addition of iptables rules (default true)
+      --ipv6                              Enable IPv6 networking
       --label list                        Set key=value labels to the daemon
   -l, --log-level string                  Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
       --max-concurrent-downloads int      Set the max concurrent downloads for each pull (default 3)
       --max-concurrent-uploads int        Set the max concurrent uploads for each push (default 5)
+      --mtu int                           Set the containers network MTU
   -p, --pidfile string                    Path to use for daemon PID file
       --registry-mirror list              Preferred Docker registry mirror
       --runtime string                    OCI runtime binary for containers: runc or crun (default "runc")
+      --userland-proxy                    Use userland proxy for loopback traffic (default true; ports are
+                                          forwarded in the kernel either way)
   -v, --version                           Print version information and quit
 `;
 
@@ -104,6 +183,22 @@ const FLAGS: FlagSpec[] = [
   { names: ['--runtime'], key: 'runtime', type: 'string' },
   { names: ['-b', '--bridge'], key: 'bridge', type: 'string' },
   { names: ['--bip'], key: 'bip', type: 'string' },
+  { names: ['--fixed-cidr'], key: 'fixed-cidr', type: 'string' },
+  { names: ['--fixed-cidr-v6'], key: 'fixed-cidr-v6', type: 'string' },
+  { names: ['--ipv6'], key: 'ipv6', type: 'bool' },
+  { names: ['--mtu'], key: 'mtu', type: 'int' },
+  { names: ['--ip-forward'], key: 'ip-forward', type: 'bool' },
+  { names: ['--iptables'], key: 'iptables', type: 'bool' },
+  { names: ['--ip6tables'], key: 'ip6tables', type: 'bool' },
+  { names: ['--ip-masq'], key: 'ip-masq', type: 'bool' },
+  { names: ['--icc'], key: 'icc', type: 'bool' },
+  { names: ['--ip'], key: 'ip', type: 'string' },
+  { names: ['--default-address-pool'], key: 'default-address-pools', type: 'list' },
+  { names: ['--userland-proxy'], key: 'userland-proxy', type: 'bool' },
+  { names: ['--dns'], key: 'dns', type: 'list' },
+  { names: ['--dns-search'], key: 'dns-search', type: 'list' },
+  { names: ['--dns-opt'], key: 'dns-opts', type: 'list' },
+  { names: ['--host-gateway-ip'], key: 'host-gateway-ip', type: 'string' },
   { names: ['--insecure-registry'], key: 'insecure-registries', type: 'list' },
   { names: ['--registry-mirror'], key: 'registry-mirrors', type: 'list' },
   { names: ['--max-concurrent-downloads'], key: 'max-concurrent-downloads', type: 'int' },
@@ -148,6 +243,9 @@ export function parseArgs(argv: string[], readFile: (p: string) => string | unde
     cfg.configFile = file;
   }
   applyFlags(cfg, flags);
+  if (cfg.bridge !== undefined && cfg.bridge !== '' && cfg.bip !== undefined) throw invalidArgument('You specified -b & --bip, mutually incompatible options');
+  if (cfg.bip !== undefined && !isCidr(cfg.bip)) throw invalidArgument(`invalid bip: ${cfg.bip}`);
+  if (!cfg.network.iptables && !cfg.network.icc) throw invalidArgument('You specified --iptables=false with --icc=false. ICC=false uses iptables to function. Please set --icc or --iptables to true.');
   if (cfg.hosts.length === 0) cfg.hosts = [DEFAULT_SOCKET];
   if (cfg.debug && !flags.has('log-level')) cfg.logLevel = 'debug';
   for (const h of cfg.hosts) parseHost(h);
@@ -233,11 +331,89 @@ function applyFlags(cfg: DaemonConfig, m: Map<string, unknown>, file?: string): 
   }
   cfg.bridge = str('bridge') ?? cfg.bridge;
   cfg.bip = str('bip') ?? cfg.bip;
+  applyNetworkFlags(cfg.network, m, where, { str, list });
   cfg.insecureRegistries = list('insecure-registries') ?? cfg.insecureRegistries;
   cfg.registryMirrors = list('registry-mirrors') ?? cfg.registryMirrors;
   cfg.maxConcurrentDownloads = int('max-concurrent-downloads') ?? cfg.maxConcurrentDownloads;
   cfg.maxConcurrentUploads = int('max-concurrent-uploads') ?? cfg.maxConcurrentUploads;
   cfg.labels = list('labels') ?? cfg.labels;
+}
+
+/** `base=172.30.0.0/16,size=24` (the flag) or `{ "base": …, "size": … }` (daemon.json). */
+function parsePool(v: unknown, where: string): { base: string; size: number } {
+  let base: unknown;
+  let size: unknown;
+  if (typeof v === 'string') {
+    for (const kv of v.split(',')) {
+      const [k, val] = [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)];
+      if (k === 'base') base = val;
+      else if (k === 'size') size = /^\d+$/.test(val) ? Number(val) : NaN;
+      else throw invalidArgument(`invalid field '${k}' must be a key=value pair${where}`);
+    }
+  } else if (typeof v === 'object' && v !== null) {
+    ({ base, size } = v as { base?: unknown; size?: unknown });
+  }
+  if (typeof base !== 'string' || !isCidr(base)) throw invalidArgument(`invalid default address pool base: ${String(base)}${where}`);
+  const bits = Number(base.split('/')[1]);
+  const max = base.includes(':') ? 128 : 32;
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < bits || size > max) throw invalidArgument(`invalid default address pool size: ${String(size)}${where}`);
+  return { base, size };
+}
+
+function isCidr(s: string): boolean {
+  const m = /^(.+)\/(\d{1,3})$/.exec(s);
+  if (!m) return false;
+  const ip = net.isIP(m[1]!);
+  return ip !== 0 && Number(m[2]) <= (ip === 4 ? 32 : 128);
+}
+
+function applyNetworkFlags(
+  n: NetworkFlags,
+  m: Map<string, unknown>,
+  where: string,
+  get: { str: (k: string) => string | undefined; list: (k: string) => string[] | undefined },
+): void {
+  const bool = (k: string): boolean | undefined => {
+    const v = m.get(k);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') throw invalidArgument(`${k}${where} must be a boolean`);
+    return v;
+  };
+  const cidr = (k: string): string | undefined => {
+    const v = get.str(k);
+    if (v !== undefined && !isCidr(v)) throw invalidArgument(`invalid ${k}${where}: ${v} is not an address with a prefix length`);
+    return v;
+  };
+  const ip = (k: string): string | undefined => {
+    const v = get.str(k);
+    if (v !== undefined && net.isIP(v) === 0) throw invalidArgument(`invalid ${k}${where}: ${v} is not an IP address`);
+    return v;
+  };
+  n.fixedCidr = cidr('fixed-cidr') ?? n.fixedCidr;
+  n.fixedCidrV6 = cidr('fixed-cidr-v6') ?? n.fixedCidrV6;
+  n.ipv6 = bool('ipv6') ?? n.ipv6;
+  const mtu = m.get('mtu');
+  if (mtu !== undefined) {
+    if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 0) throw invalidArgument(`mtu${where} must be a non-negative integer`);
+    n.mtu = mtu;
+  }
+  n.ipForward = bool('ip-forward') ?? n.ipForward;
+  n.iptables = bool('iptables') ?? n.iptables;
+  n.ip6tables = bool('ip6tables') ?? n.ip6tables;
+  n.ipMasq = bool('ip-masq') ?? n.ipMasq;
+  n.icc = bool('icc') ?? n.icc;
+  n.ip = ip('ip') ?? n.ip;
+  const pools = m.get('default-address-pools');
+  if (pools !== undefined) {
+    if (!Array.isArray(pools)) throw invalidArgument(`default-address-pools${where} must be a list`);
+    n.defaultAddressPools = pools.map((p) => parsePool(p, where));
+  }
+  n.userlandProxy = bool('userland-proxy') ?? n.userlandProxy;
+  n.dns = get.list('dns') ?? n.dns;
+  for (const d of n.dns) if (net.isIP(d) === 0) throw invalidArgument(`${d} is not an ip address`);
+  n.dnsSearch = get.list('dns-search') ?? n.dnsSearch;
+  n.dnsOptions = get.list('dns-opts') ?? n.dnsOptions;
+  n.hostGatewayIp = ip('host-gateway-ip') ?? n.hostGatewayIp;
 }
 
 export type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };

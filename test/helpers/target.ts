@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { type EngineNetwork, type HostNetState, type TestBridge, bridgeNetworksOf, cleanupNetwork, createTestBridge, readHostNetState, register } from './network';
 
 export type TargetKind = 'stevedore' | 'docker';
 
@@ -35,6 +36,15 @@ export interface Target {
   stop(): Promise<void>;
   /** the daemon's stderr so far (for diagnosing a failure) */
   logs(): string;
+  /** with `startTarget({ network })`: the default bridge the engine was given */
+  network?: TargetNetwork;
+}
+
+/** The test's default bridge of a target started with `network`. */
+export interface TargetNetwork {
+  bridge: TestBridge;
+  /** whether the harness made the bridge (and deletes it at `stop()`) */
+  owned: boolean;
 }
 
 export function targetKind(): TargetKind {
@@ -85,6 +95,13 @@ export interface StartOptions {
   extraArgs?: string[];
   /** keep this data root (restart tests) */
   dir?: string;
+  /**
+   * Give the engine a default bridge of the test's own (see test/helpers/network.ts):
+   * `true`, `{ ipv6 }` (the bridge also gets a ULA /64, passed as `--ipv6
+   * --fixed-cidr-v6`), or `{ bridge }` to reuse one the test made (restart tests: the
+   * test deletes it). Without it both engines run with `--bridge none`.
+   */
+  network?: boolean | { ipv6?: boolean; bridge?: TestBridge };
 }
 
 /** Starts a target on fresh temp paths (or `opts.dir` for restarts). */
@@ -99,14 +116,32 @@ export async function startTarget(opts: StartOptions = {}): Promise<Target> {
   const home = path.join(dir, 'home');
   fs.mkdirSync(home, { recursive: true });
   const pidfile = path.join(dir, 'engine.pid');
+  // the default bridge: none (fast, and no two test engines fight over docker0), or the test's own
+  let tnet: TargetNetwork | undefined;
+  let hostBefore: HostNetState | undefined;
+  let registryEntry: string | undefined;
+  if (opts.network) {
+    const o = opts.network === true ? {} : opts.network;
+    tnet = o.bridge ? { bridge: o.bridge, owned: false } : { bridge: createTestBridge({ ipv6: o.ipv6 }), owned: true };
+    if (tnet.owned) {
+      hostBefore = readHostNetState();
+      registryEntry = register(kind, tnet.bridge.name);
+    }
+  }
+  const owned = tnet?.owned ? tnet : undefined;
+  const b = tnet?.bridge;
+  const bridgeArgs = b ? ['--bridge', b.name, ...(b.subnet6 ? ['--ipv6', '--fixed-cidr-v6', b.subnet6] : [])] : ['--bridge', 'none'];
   let cmd: string;
   let args: string[];
   if (kind === 'stevedore') {
     cmd = process.execPath;
-    args = [path.join(ROOT, 'bin', 'stevedored'), '-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', process.env.STEVEDORE_TEST_LOG_LEVEL ?? 'info', ...(opts.extraArgs ?? [])];
+    args = [path.join(ROOT, 'bin', 'stevedored'), '-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', pidfile, '--log-level', process.env.STEVEDORE_TEST_LOG_LEVEL ?? 'info', ...bridgeArgs, ...(opts.extraArgs ?? [])];
   } else {
     cmd = 'dockerd';
-    args = ['-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', pidfile, '--bridge', 'none', '--iptables=false', '--ip-masq=false', '--ip-forward=false', '--config-file', path.join(dir, 'daemon.json'), ...(opts.extraArgs ?? [])];
+    // With a network Docker manages iptables (as it does by default) but must never turn
+    // on forwarding for the whole host: --ip-forward=false also keeps FORWARD's policy.
+    const fwArgs = b ? ['--iptables=true', '--ip-forward=false'] : ['--iptables=false', '--ip-masq=false', '--ip-forward=false'];
+    args = ['-H', `unix://${socket}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', pidfile, ...bridgeArgs, ...fwArgs, '--config-file', path.join(dir, 'daemon.json'), ...(opts.extraArgs ?? [])];
     if (!fs.existsSync(path.join(dir, 'daemon.json'))) fs.writeFileSync(path.join(dir, 'daemon.json'), '{}');
   }
   const logFile = path.join(dir, `${kind}.log`);
@@ -137,6 +172,7 @@ export async function startTarget(opts: StartOptions = {}): Promise<Target> {
       unmountBelow(dir);
       fs.rmSync(dir, { recursive: true, force: true });
     }
+    if (owned) await cleanupNetwork(kind, owned.bridge, [], hostBefore!, registryEntry!);
     throw err;
   }
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, HOME: home, DOCKER_CONFIG: path.join(home, '.docker'), DOCKER_CLI_HINTS: 'false' };
@@ -184,20 +220,55 @@ export async function startTarget(opts: StartOptions = {}): Promise<Target> {
       });
     },
     async stop() {
+      // With a network: the test's containers and networks go through the engine first
+      // (what it leaves of them is a leftover), and their bridges and subnets are noted.
+      // (A bridge the test passed in is the test's to clean: restart tests stop one
+      // daemon while its containers keep their network for the next.)
+      let nets: EngineNetwork[] = [];
+      if (owned && !state.exited) nets = await removeEngineNetworking(target);
       if (!state.exited) {
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
         await exited;
         clearTimeout(t);
       }
-      if (!opts.dir) {
-        const left = unmountBelow(dir);
-        fs.rmSync(dir, { recursive: true, force: true });
-        if (left.length) throw new Error(`mounts left behind by the engine: ${left.join(', ')}`);
+      const problems: string[] = [];
+      if (owned && kind === 'stevedore') {
+        const nsDir = path.join(execRoot, 'netns');
+        const ns = fs.existsSync(nsDir) ? fs.readdirSync(nsDir) : [];
+        if (ns.length && !opts.dir) problems.push(`network namespaces left in ${nsDir}: ${ns.join(', ')}`);
       }
+      if (!opts.dir) {
+        // dockerd with a bridge bind-mounts the host's namespace at <exec-root>/netns/default and leaves it
+        const left = unmountBelow(dir).filter((m) => !(kind === 'docker' && tnet && m === path.join(execRoot, 'netns', 'default')));
+        fs.rmSync(dir, { recursive: true, force: true });
+        if (left.length) problems.push(`mounts left behind by the engine: ${left.join(', ')}`);
+      }
+      if (owned) problems.push(...(await cleanupNetwork(kind, owned.bridge, nets, hostBefore!, registryEntry!)));
+      if (problems.length) throw new Error(problems.join('\n'));
     },
   };
+  target.network = tnet;
   return target;
+}
+
+/**
+ * Before a networked engine stops: removes its containers and user-defined networks
+ * through the API (so the engine's own teardown runs) and returns its bridge networks
+ * as they were (default bridge included), for the cleanup after the engine is gone.
+ */
+export async function removeEngineNetworking(t: Pick<Target, 'request' | 'docker'>): Promise<EngineNetwork[]> {
+  let nets: EngineNetwork[] = [];
+  try {
+    const ls = await t.request('GET', '/networks');
+    if (ls.status === 200) nets = bridgeNetworksOf(JSON.parse(ls.body));
+    const ids = (await t.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean);
+    if (ids.length) await t.docker(['rm', '-f', ...ids]);
+    for (const n of nets) if (!['bridge', 'host', 'none'].includes(n.name)) await t.request('DELETE', `/networks/${n.id}`);
+  } catch {
+    /* the engine is half-dead: the host-side cleanup below still runs */
+  }
+  return nets;
 }
 
 /**

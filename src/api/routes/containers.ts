@@ -93,9 +93,14 @@ export interface ContainersBackend {
 }
 
 async function create(b: ContainersBackend, ctx: RequestContext): Promise<void> {
-  const { config, hostConfig } = parseCreateBody(await ctx.json(MAX_JSON_BODY, ContainerCreateBody));
+  const body = await ctx.json(MAX_JSON_BODY, ContainerCreateBody);
+  const { config, hostConfig } = parseCreateBody(body);
   const name = ctx.string('name');
-  const r = await b.containers.create({ ...(name ? { name } : {}), config, hostConfig });
+  const networkingConfig = (body as { NetworkingConfig?: CreateRequest['networkingConfig'] } | null)?.NetworkingConfig;
+  // Before API 1.44 a container is created on one network (Docker 20.10's verifyNetworkingConfig)
+  const endpoints = Object.keys(networkingConfig?.EndpointsConfig ?? {});
+  if (endpoints.length > 1 && ctx.versionLessThan('1.44')) throw invalidArgument(`Container cannot be connected to network endpoints: ${endpoints.sort().join(', ')}`);
+  const r = await b.containers.create({ ...(name ? { name } : {}), config, hostConfig, ...(networkingConfig ? { networkingConfig } : {}) });
   ctx.send(201, { Id: r.id, Warnings: r.warnings });
 }
 

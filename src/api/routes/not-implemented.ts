@@ -6,9 +6,9 @@
  * Docker's v1.41 definition by scripts/gen-openapi.py).
  *
  * One exception: a GET of one object of a kind stevedore has none of (`GET
- * /networks/{id}`, `/volumes/{name}`, `/plugins/{name}/json`, …) answers 404 "No such
- * network: x" — true, and what clients rely on: `docker inspect x` asks every object
- * kind in turn and moves on only on a 404.
+ * /plugins/{name}/json`, `/secrets/{id}`, …) answers 404 "No such plugin: x" — true,
+ * and what clients rely on: `docker inspect x` asks every object kind in turn and moves
+ * on only on a 404. (The /networks operations are served: ./networks.ts.)
  *
  * Swarm mode's operations are not implemented either, but Docker itself answers them on
  * a node outside a swarm — 503 "This node is not a swarm manager…" — and clients

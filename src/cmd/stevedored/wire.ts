@@ -8,6 +8,8 @@
 import * as fs from 'node:fs';
 import { Router } from '../../api/router';
 import { archiveRoutes } from '../../api/routes/archive';
+import { buildRoutes } from '../../api/routes/build';
+import { openBuilds } from '../../daemon/build/open';
 import { commitRoutes } from '../../api/routes/commit';
 import { containerRoutes } from '../../api/routes/containers';
 import { distributionRoutes, pullHandler } from '../../api/routes/distribution';
@@ -16,6 +18,14 @@ import { diskUsageRoute, imageRoutes, imagesDiskUsage } from '../../api/routes/i
 import { notImplementedRoutes } from '../../api/routes/not-implemented';
 import { systemRoutes } from '../../api/routes/system';
 import { volumeRoutes, volumesDiskUsage } from '../../api/routes/volumes';
+import { networkRoutes } from '../../api/routes/networks';
+import { NetworkService } from '../../daemon/networks/service';
+import { IptablesFirewall } from '../../engine/network/firewall';
+import { NetlinkLinkOps } from '../../engine/network/links';
+import { NativeNetnsManager } from '../../engine/network/netns';
+import { SocketPortAllocator } from '../../engine/network/ports';
+import { enableIpForward } from '../../engine/network/sysctl';
+import { ProcessNameService } from '../../engine/network/dns/service';
 import { VolumeService } from '../../daemon/volumes/service';
 import type { DaemonConfig } from '../../daemon/config';
 import { containersDiskUsage, imageGraphOf } from '../../daemon/containers/list';
@@ -30,6 +40,7 @@ import { TaskIdAdapter } from '../../daemon/containers/task-ids';
 import { openDistribution, type DistributionService } from '../../daemon/distribution/service';
 import { EventBus } from '../../daemon/events/bus';
 import { ExecService } from '../../daemon/exec/service';
+import { ExecProber } from '../../daemon/containers/health/exec-prober';
 import type { ImageService } from '../../daemon/images/service';
 import { openImageStorage, type ImageStorage } from '../../daemon/images/storage';
 import { DataRootLock } from '../../daemon/lock';
@@ -54,6 +65,10 @@ export class Stevedore {
   execs!: ExecService;
   /** volumes and the local driver (see daemon/volumes/service.ts) */
   volumes!: VolumeService;
+  /** Docker's networks, IPAM and endpoints over the data plane (see daemon/networks/service.ts) */
+  networks!: NetworkService;
+  /** the containers' network namespaces (`<execRoot>/netns`) */
+  netns!: NativeNetnsManager;
   /** registry pull / push / login (see daemon/distribution/service.ts) */
   distribution!: DistributionService;
   /** runs the collector on a schedule and after deletes (see daemon/system/gc-scheduler.ts) */
@@ -121,6 +136,35 @@ export class Stevedore {
       d.volumes = new VolumeService({ db: d.imageStorage.db, dataRoot: config.dataRoot, events: d.events, log });
       // the volumes' references are the containers' mount points (read through the service once it exists)
       d.volumes.setUsers({ list: () => (d.containers ? d.containers.list() : []), get: (ref) => d.containers.get(ref) });
+      // networks: the data plane (links, firewall, host ports, resolver) and Docker's network objects over it
+      const net = config.network;
+      d.netns = new NativeNetnsManager(config.execRoot);
+      d.networks = new NetworkService({
+        db: d.imageStorage.db,
+        events: d.events,
+        log: log.child({ component: 'networks' }),
+        links: new NetlinkLinkOps(),
+        ...(net.iptables ? { firewall: new IptablesFirewall({ ipv4: true, ipv6: net.ip6tables, log }) } : {}),
+        ports: new SocketPortAllocator({ userlandProxyWording: net.userlandProxy }),
+        dns: new ProcessNameService({ execRoot: config.execRoot, log: log.child({ component: 'dns' }), logLevel: config.logLevel }),
+        ...(net.ipForward ? { enableIpForward: async () => void (await enableIpForward()) } : {}),
+        config: {
+          ...(config.bridge !== undefined && config.bridge !== '' ? { bridge: config.bridge } : {}),
+          ...(config.bip ? { bip: config.bip } : {}),
+          ...(net.fixedCidr ? { fixedCidr: net.fixedCidr } : {}),
+          ...(net.fixedCidrV6 ? { fixedCidrV6: net.fixedCidrV6 } : {}),
+          ipv6: net.ipv6,
+          ...(net.mtu ? { mtu: net.mtu } : {}),
+          icc: net.icc,
+          ipMasq: net.ipMasq,
+          hostBindingIpv4: net.ip,
+          iptables: net.iptables,
+          ip6tables: net.ip6tables,
+          ...(net.defaultAddressPools.length ? { defaultAddressPools: net.defaultAddressPools } : {}),
+        },
+      });
+      await d.networks.open();
+      d.closers.push(() => d.networks.close({ stopResolver: !config.liveRestore }));
       // the engine's containers (record + run sequence) under the Docker front end's namespace
       const engineContainers = openEngineContainers({ db: d.imageStorage.db, execRoot: config.execRoot, snapshotter: d.imageStorage.snapshotter, tasks, log });
       d.containers = await openContainers({
@@ -135,8 +179,29 @@ export class Stevedore {
         log,
         tasks,
         volumes: d.volumes,
+        network: {
+          netns: d.netns,
+          networks: d.networks,
+          ...(d.networks.portsFirewall ? { firewall: d.networks.portsFirewall } : {}),
+          ...(d.networks.allocator ? { ports: d.networks.allocator } : {}),
+          settings: () => ({
+            bridgeDisabled: config.bridge === 'none',
+            ...(net.hostGatewayIp ? { hostGatewayIp: net.hostGatewayIp } : d.networks.defaultGateway() ? { hostGatewayIp: d.networks.defaultGateway()! } : {}),
+            dns: { dns: net.dns, search: net.dnsSearch, options: net.dnsOptions },
+          }),
+        },
       });
       d.closers.push(() => d.containers.close());
+      // the network service sees the containers through the container side's lookup; endpoints
+      // of containers that are no longer running are released; renames reach the names
+      d.networks.setContainers(d.containers.networkLookup());
+      await d.networks.reconcile();
+      const unwatchRenames = d.events.subscribe((ev) => {
+        if (ev.Type === 'container' && ev.Action === 'rename' && ev.Actor.Attributes.name) {
+          d.networks.containerRenamed(ev.Actor.ID, ev.Actor.Attributes.name).catch((err) => log.warn('cannot rename in the resolver', { err: String(err) }));
+        }
+      });
+      d.closers.push(unwatchRenames);
       d.execs = new ExecService({
         containers: d.containers,
         tasks,
@@ -145,6 +210,8 @@ export class Stevedore {
         events: d.events,
         log,
       });
+      // health probes run through the exec path (ExecService), made after the containers
+      d.containers.health.useProber(new ExecProber(d.execs));
     } catch (err) {
       await d.close();
       throw err;
@@ -168,7 +235,9 @@ export class Stevedore {
       .add(...containerRoutes({ containers: this.containers, logs, stats, graphDriver: this.imageStorage.snapshotter, images: imageGraphOf(this.images), execIds: (id) => this.execs.idsOf(id) }))
       .add(...execRoutes({ execs: this.execs, containers: this.containers, logs }))
       .add(...commitRoutes(commits))
+      .add(...buildRoutes(openBuilds({ dataRoot: this.config.dataRoot, execRoot: this.config.execRoot, images: this.images, containers: this.containers, snapshotter: this.imageStorage.snapshotter, comparer: this.imageStorage.differ, pull: collectAfterFailure((ref, o) => this.distribution.pull(ref, o), this.gc) })))
       .add(...volumeRoutes(this.volumes))
+      .add(...networkRoutes(this.networks))
       .add(...archiveRoutes(new ContainerCopier({ containers: this.containers, storage: { mounts: (k) => this.imageStorage.snapshotter.mounts(k), mountAll, unmount: (t) => unmountRecursive(t, { detach: true }) }, tmpDir: `${this.config.execRoot}/archive`, log: this.log, mountTable: (id) => this.volumes.mountTable(id) })))
       .add(...notImplementedRoutes());
   }

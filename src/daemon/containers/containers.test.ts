@@ -90,7 +90,7 @@ describe('json-file logs', () => {
 
 describe('resolv.conf', () => {
   it('drops loopback nameservers and falls back to public ones', () => {
-    assert.equal(resolvConf({}, 'nameserver 127.0.0.53\nsearch x\n'), 'search x\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+    assert.equal(resolvConf({}, 'nameserver 127.0.0.53\nsearch x\n'), 'search x\n\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n');
     assert.equal(resolvConf({}, 'nameserver 10.0.0.1\n'), 'nameserver 10.0.0.1\n');
     assert.equal(resolvConf({ NetworkMode: 'host' }, 'nameserver 127.0.0.1\n'), 'nameserver 127.0.0.1\n');
     assert.equal(resolvConf({ Dns: ['1.1.1.1'] }, 'nameserver 10.0.0.1\n'), 'nameserver 1.1.1.1\n');

@@ -16,7 +16,7 @@ import type { EventBus } from '../events/bus';
 import { AttachBroker } from './attach';
 import type { ContainerSnapshots, ImageLookup, Mounter } from './deps';
 import { containerPaths, type ContainerPaths } from './files';
-import type { StartContext, StartHook, VolumeMounts } from './hooks';
+import type { NetworkHookDeps, StartContext, StartHook, VolumeMounts } from './hooks';
 import type { ContainerRecord } from './model';
 import { resolve } from './names';
 import { type Clock, RestartPolicyManager } from './restart';
@@ -52,6 +52,12 @@ export interface ContainerServiceOptions {
    * and tasks; the composition root passes its own, which exec reads specs from).
    */
   engine?: EngineContainers;
+  /**
+   * Networking (docs/networking/containers.md): namespaces, the network service, ports,
+   * the daemon's settings. Without it a container gets a new namespace with `lo` only
+   * (the spec's), as before networking, and user networks are refused.
+   */
+  network?: Omit<NetworkHookDeps, 'lookup' | 'log'>;
 }
 
 /** What the container service needs of the volume service (mount points at create, anonymous volumes at removal). */

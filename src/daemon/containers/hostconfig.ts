@@ -31,17 +31,12 @@ export function normalizeHostConfig(hc: HostConfig): HostConfig {
 
 /**
  * Docker's checks of a create request's host config, in Docker's order (runconfig's
- * network mode; validateHostConfig: AutoRemove, Mounts, restart policy;
+ * network mode checks are netconfig.ts validateNetworkMode, made before; validateHostConfig: AutoRemove, Mounts, restart policy;
  * verifyPlatformContainerResources: memory, CPUs; then the log driver, the storage
  * options the snapshotter refuses, and the `Binds` as registerMountPoints parses them).
  * Throws invalid-argument with Docker's messages.
  */
 export function validateHostConfig(hc: HostConfig, opts: { exists?: (p: string) => boolean } = {}): void {
-  const nm = hc.NetworkMode ?? '';
-  if (!['default', 'bridge', 'host', 'none'].includes(nm)) {
-    if (nm.startsWith('container:')) throw invalidArgument('network mode container:<id> is not supported yet');
-    throw invalidArgument(`network ${nm} not found`);
-  }
   const rp = hc.RestartPolicy?.Name ?? '';
   if (hc.AutoRemove && rp && rp !== 'no') throw invalidArgument("can't create 'AutoRemove' container with restart policy");
   for (const m of hc.Mounts ?? []) validateMount(m, opts.exists ?? fs.existsSync);

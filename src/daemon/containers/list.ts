@@ -3,7 +3,17 @@ import { invalidArgument } from '../../engine/errdefs';
 import type { ContainerRecord } from './model';
 import { resolve } from './names';
 import { isRunning } from './state';
-import { summaryView } from './views';
+import { listPorts, summaryView } from './views';
+
+/** moby's publish/expose filters: `80`, `80/udp`, `8000-8080/tcp` (tcp when no protocol is given). */
+function portFilterMatch(v: string, ports: Array<{ port: number; proto: string }>): boolean {
+  const [range, proto = 'tcp'] = v.split('/');
+  const [a, b = a] = (range ?? '').split('-');
+  const lo = Number(a);
+  const hi = Number(b);
+  if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw invalidArgument(`invalid port specification: ${JSON.stringify(v)}`);
+  return ports.some((p) => p.proto === proto && p.port >= lo && p.port <= hi);
+}
 import type { ImageService } from '../images/service';
 
 const KEYS = new Set(['id', 'name', 'label', 'status', 'ancestor', 'before', 'since', 'exited', 'health', 'network', 'volume', 'is-task', 'publish', 'expose']);
@@ -55,13 +65,14 @@ export function filterContainers(all: ContainerRecord[], o: ListOptions, imageMa
     if (f.has('label') && !labelMatch(f.get('label')!, c.config.Labels ?? {})) continue;
     if (f.has('status') && !f.get('status')!.includes(c.state.status)) continue;
     if (exited.length && (c.state.status !== 'exited' || !exited.includes(c.state.exitCode))) continue;
-    if (f.has('health') && !f.get('health')!.includes('none')) continue;
+    if (f.has('health') && !f.get('health')!.includes(c.health?.Status ?? 'none')) continue;
     if (f.has('ancestor') && !f.get('ancestor')!.some((r) => imageMatches(c, r))) continue;
     if (before && !before.every((b) => c.created < b.created)) continue;
     if (since && !since.every((s) => c.created > s.created)) continue;
     if (f.has('network')) {
-      const mode = c.hostConfig.NetworkMode === 'default' ? 'bridge' : c.hostConfig.NetworkMode ?? 'bridge';
-      if (!f.get('network')!.includes(mode)) continue;
+      // moby: a network's name or ID among the container's (the recorded ones; IDs while running)
+      const nets = Object.entries(summaryView(c).NetworkSettings as { Networks: Record<string, { NetworkID: string }> }).flatMap(([, v]) => Object.entries(v)).flatMap(([name, ep]) => [name, ep.NetworkID].filter(Boolean));
+      if (!f.get('network')!.some((v) => nets.includes(v))) continue;
     }
     if (f.has('volume')) {
       // moby: a mount point's volume name (a bind's source) or its destination
@@ -70,7 +81,8 @@ export function filterContainers(all: ContainerRecord[], o: ListOptions, imageMa
         : (c.hostConfig.Binds ?? []).flatMap((b) => b.split(':').slice(0, 2));
       if (!f.get('volume')!.some((v) => binds.includes(v))) continue;
     }
-    if (f.has('publish') || f.has('expose')) continue;
+    if (f.has('publish') && !f.get('publish')!.some((v) => portFilterMatch(v, listPorts(c).filter((p) => p.PublicPort).map((p) => ({ port: p.PublicPort as number, proto: p.Type as string }))))) continue;
+    if (f.has('expose') && !f.get('expose')!.some((v) => portFilterMatch(v, Object.keys(c.config.ExposedPorts ?? {}).map((k) => ({ port: Number(k.split('/')[0]), proto: k.split('/')[1] ?? 'tcp' }))))) continue;
     if (f.has('is-task') && f.get('is-task')!.includes('true')) continue;
     out.push(c);
     if (o.limit !== undefined && o.limit > 0 && out.length >= o.limit) break;

@@ -12,7 +12,7 @@ import { mountAll, unmountRecursive } from '../../engine/mount';
 import type { TaskService } from '../../engine/runtime';
 import type { Snapshotter } from '../../engine/snapshots';
 import type { EventBus } from '../events/bus';
-import type { ContainerVolumes } from './core';
+import type { ContainerServiceOptions, ContainerVolumes } from './core';
 import type { ImageLookup } from './deps';
 import { ContainerService } from './service';
 import type { ImageRuntimeConfig } from './types';
@@ -38,6 +38,8 @@ export interface OpenContainersArgs {
   volumes?: ContainerVolumes;
   /** the engine's containers the starts run on (openEngineContainers); default: made over the same parts */
   engine?: EngineContainers;
+  /** networking: namespaces, the network service, ports (docs/networking/containers.md) */
+  network?: ContainerServiceOptions['network'];
 }
 
 /**
@@ -82,6 +84,7 @@ export async function openContainers(a: OpenContainersArgs): Promise<ContainerSe
     events: a.events,
     log: a.log,
     ...(a.volumes ? { volumes: a.volumes } : {}),
+    ...(a.network ? { network: a.network } : {}),
     ...(fs.existsSync(TINI) ? { initPath: TINI } : {}),
   });
   a.images.setContainerChecker?.((imageId) =>

@@ -3,7 +3,8 @@
  * exits of tasks that ended while the daemon was away, finishes removals a crash cut
  * off, removes AutoRemove containers that are not running (a `run --rm` whose start a
  * daemon kill cut off: Docker's restore does the same), and starts `always` /
- * `unless-stopped` containers again (issue #12, races 4 and 5).
+ * `unless-stopped` containers again (issue #12, races 4 and 5). A running container keeps
+ * its network (namespace, endpoints); the network hook reserves its published ports again.
  */
 import type { ContainerCore } from './core';
 import type { Lifecycle } from './lifecycle';
@@ -39,6 +40,11 @@ export async function restoreContainers(k: ContainerCore, parts: { lifecycle: Li
       if ((st === 'running' || st === 'paused') && st !== c.state.status) {
         k.setStatus(c, st === 'paused' ? 'pause' : 'unpause');
         k.saveOrRetry(c);
+      }
+      // hooks that hold something in the daemon for a running container take it again (the network hook: its published ports)
+      for (const h of k.hooks) {
+        const adopt = (h as { adopt?: (ctx: ReturnType<ContainerCore['startContext']>) => Promise<void> }).adopt;
+        if (adopt) await adopt.call(h, k.startContext(c)).catch((err) => k.log.warn('start hook cannot adopt a running container', { id: c.id, hook: h.name, err: String(err) }));
       }
       monitor.watch(c.id); // stopped: wait() returns the recorded status at once
       continue;

@@ -9,18 +9,21 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { conflict, invalidArgument, kindOf } from '../../engine/errdefs';
+import { conflict, invalidArgument, kindOf, notFound } from '../../engine/errdefs';
 import type { AttachRequest, AttachStream } from './attach';
 import { mergeCreateConfig } from './config';
 import { ContainerCore, type ContainerServiceOptions, type WaitCondition } from './core';
-import { defaultHostname, writeContainerFiles } from './files';
-import { defaultStartHooks } from './hooks';
+import { defaultHostname, dnsSettings, writeContainerFiles } from './files';
+import { defaultStartHooks, NetworkHook } from './hooks';
+import { initialNetworks, isContainerMode, isUserDefined, parseLink, validateNetworkMode, verifyNetworkingConfig, type EndpointConfig, type NetworkingConfig } from './netconfig';
 import { Lifecycle, detectCgroupVersion } from './lifecycle';
 import type { ContainerRecord } from './model';
 import { ExitMonitor } from './monitor';
 import { newId, normalizeName, randomName } from './names';
 import { Removal } from './removal';
 import { restoreContainers } from './restore';
+import { HealthService, validateHealthcheck } from './health/health';
+import { SqlHealthStore } from './health/store';
 import { canRename, initialState, isRunning, type StateData } from './state';
 import { addGcRef, containerMigrations, nameConflict } from './store';
 import type { ContainerConfig, HostConfig } from './types';
@@ -28,6 +31,7 @@ import { normalizeHostConfig, validateHostConfig } from './hostconfig';
 import { refuseUnsupported } from './unsupported';
 import { checkMemoryUpdate, toSpecResources } from './update';
 import { containerPath, resolveMountPoints, type MountPoint } from '../volumes/mountpoints';
+import type { ContainerLookup, NetContainer } from '../networks/types';
 import { copyImageContent } from '../volumes/copyup';
 
 export { containerMigrations, detectCgroupVersion };
@@ -38,6 +42,8 @@ export interface CreateRequest {
   name?: string;
   config: ContainerConfig;
   hostConfig: HostConfig;
+  /** the create body's NetworkingConfig (its EndpointsConfig: every network is recorded) */
+  networkingConfig?: NetworkingConfig | null;
 }
 
 export class ContainerService {
@@ -47,11 +53,37 @@ export class ContainerService {
   private readonly removal: Removal;
   private readonly byId: Map<string, ContainerRecord>;
   private readonly o: ContainerServiceOptions;
+  /** the network start hook, when the daemon has networking */
+  readonly network: NetworkHook | undefined;
+  /** health checks (health/health.ts): run by the health start hook; its prober is set by the composition root */
+  readonly health: HealthService;
 
   constructor(o: ContainerServiceOptions) {
     this.o = o;
     o.db.migrate(containerMigrations);
-    const hooks = o.hooks ?? defaultStartHooks({ snapshots: o.snapshots, mounter: o.mounter, log: o.log, ...(o.volumes ? { volumes: o.volumes } : {}) });
+    this.network = o.network
+      ? new NetworkHook({
+          ...o.network,
+          log: o.log,
+          lookup: (ref) => {
+            const c = this.k.get(ref);
+            return {
+              id: c.id, name: c.name, running: isRunning(c.state.status), hostname: c.config.Hostname ?? '', env: c.config.Env ?? [],
+              exposedPorts: Object.keys(c.config.ExposedPorts ?? {}), networkMode: c.hostConfig.NetworkMode ?? 'default',
+            };
+          },
+        })
+      : undefined;
+    this.health = new HealthService({
+      store: new SqlHealthStore(o.db),
+      publish: (id, action) => {
+        const c = this.k.byId.get(id);
+        if (c) this.k.publish(c, action);
+      },
+      isPaused: (id) => this.k.byId.get(id)?.state.status === 'paused',
+      log: o.log,
+    });
+    const hooks = o.hooks ?? defaultStartHooks({ snapshots: o.snapshots, mounter: o.mounter, log: o.log, ...(o.volumes ? { volumes: o.volumes } : {}), ...(this.network ? { network: this.network } : {}), health: this.health });
     this.k = new ContainerCore(o, hooks, (id) => this.lifecycle.restartFromPolicy(id));
     this.byId = this.k.byId;
     this.removal = new Removal(this.k, () => this.lifecycle, () => this.monitor);
@@ -63,12 +95,24 @@ export class ContainerService {
 
   /** Resolves an id, unique id prefix or name. Throws not-found / invalid-argument (ambiguous). */
   get(ref: string): ContainerRecord {
-    return this.k.get(ref);
+    return this.withRuntime(this.k.get(ref));
+  }
+
+  /** `c` with the network its start made (for views), when the daemon has networking. */
+  private withRuntime(c: ContainerRecord): ContainerRecord {
+    const h = this.health.state(c.id);
+    if (h) c.health = h;
+    const rt = this.network?.runtimeOf(c.id, this.k.paths(c.id).dir);
+    if (rt) {
+      const stopped = { sandboxId: rt.sandboxId, sandboxKey: rt.sandboxKey, endpoints: [], ports: [], ...(rt.networkIds ? { networkIds: rt.networkIds } : {}) };
+      c.networkRuntime = structuredClone(isRunning(c.state.status) ? rt : stopped);
+    }
+    return c;
   }
 
   /** Every container (copies), oldest first. */
   list(): ContainerRecord[] {
-    return [...this.byId.values()].map((c) => structuredClone(c));
+    return [...this.byId.values()].map((c) => this.withRuntime(structuredClone(c)));
   }
 
   /** Running / paused / stopped totals for `docker info`. */
@@ -127,10 +171,30 @@ export class ContainerService {
     const image = await this.o.images.get(imageRef);
     const id = newId();
     const hc = normalizeHostConfig(req.hostConfig);
+    validateNetworkMode(req.config, hc);
     validateHostConfig(hc);
+    // adaptSharedNamespaceContainer: `container:<name>` is stored with the container's ID (when it exists)
+    if (isContainerMode(hc.NetworkMode)) {
+      try {
+        hc.NetworkMode = `container:${this.k.get(hc.NetworkMode!.slice('container:'.length)).id}`;
+      } catch {
+        /* a missing one fails the start, as in Docker */
+      }
+    }
+    // without networking, only the predefined modes exist (with it, a missing network fails the start, as in Docker 20.10)
+    if (!this.network) {
+      if (isUserDefined(hc.NetworkMode)) throw notFound(`network ${hc.NetworkMode} not found`);
+      const ports = Object.values(hc.PortBindings ?? {}).some((b) => (b ?? []).length > 0) || hc.PublishAllPorts;
+      if (ports || (hc.Links ?? []).length || req.config.MacAddress) throw invalidArgument('published ports, links and MAC addresses need networking, which this daemon runs without');
+    }
+    verifyNetworkingConfig(req.networkingConfig);
+    const links = this.resolveLinks(hc, name);
+    if (links) hc.Links = links;
     const hostname = req.config.Hostname || defaultHostname(id, hc);
     const { config, path: p, args } = mergeCreateConfig(image.config, { ...req.config, Hostname: hostname }, imageRef);
     refuseUnsupported(req.config, hc, config);
+    const badHealth = validateHealthcheck(req.config.Healthcheck);
+    if (badHealth) throw invalidArgument(badHealth);
     const mountPoints = this.resolveMounts(id, config, hc);
     const dropVolumes = () => {
       this.o.volumes?.containerRemoved({ id, mountPoints } as ContainerRecord, true);
@@ -164,6 +228,7 @@ export class ContainerService {
       state: initialState(),
       restartCount: 0,
       mountPoints,
+      networks: this.initialNetworks(config, hc, req.networkingConfig),
     };
     try {
       // the engine's record in the same commit (a start then only reads it)
@@ -206,6 +271,31 @@ export class ContainerService {
     } finally {
       fs.rmdirSync(target); // never recursive: the snapshot may still be mounted there if the unmount failed
     }
+  }
+
+  /**
+   * `HostConfig.Links` as Docker records them (`/child:/parent/alias`), each child looked
+   * up now (Docker's registerLinks: a missing one is `could not get container for x`).
+   */
+  private resolveLinks(hc: HostConfig, name: string): string[] | undefined {
+    if (!(hc.Links ?? []).length) return undefined;
+    return hc.Links!.map((l) => {
+      const { name: child, alias } = parseLink(l);
+      let c: ContainerRecord;
+      try {
+        c = this.k.get(child);
+      } catch (err) {
+        // Docker answers 400 here (the CLI would take a 404 for a missing image)
+        throw invalidArgument(`could not get container for ${child}: ${(err as Error).message}`);
+      }
+      if ((c.hostConfig.NetworkMode ?? '').startsWith('container:')) throw invalidArgument('conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
+      return `${c.name}:${name}/${alias}`;
+    });
+  }
+
+  /** The networks recorded on a new container (netconfig.ts initialNetworks), the user network's ID resolved when it exists. */
+  private initialNetworks(config: ContainerConfig, hc: HostConfig, nc: NetworkingConfig | null | undefined): Record<string, EndpointConfig> {
+    return initialNetworks(config, hc, nc);
   }
 
   /**
@@ -327,6 +417,46 @@ export class ContainerService {
     });
   }
 
+  /**
+   * The containers as the network service sees them (daemon/networks ContainerLookup; the
+   * composition root passes it to NetworkService.setContainers): their recorded networks,
+   * which connect/disconnect change, and a running container's namespace.
+   */
+  networkLookup(): ContainerLookup {
+    const view = (c: ContainerRecord): NetContainer => {
+      const running = isRunning(c.state.status);
+      const mode = c.hostConfig.NetworkMode || 'default';
+      const rt = running && mode !== 'host' ? this.network?.runtimeOf(c.id, this.k.paths(c.id).dir) : undefined;
+      const out: NetContainer = {
+        id: c.id,
+        name: c.name.replace(/^\//, ''),
+        ...(c.config.Hostname ? { hostname: c.config.Hostname } : {}),
+        running,
+        removing: c.state.status === 'removing' || c.state.status === 'dead' || this.k.removals.has(c.id),
+        ...(rt ? { netnsPath: rt.sandboxKey } : {}),
+        networkMode: mode,
+        networks: c.networks ?? initialNetworks(c.config, c.hostConfig, null),
+      };
+      // beyond NetContainer: the container's upstream nameservers (`--dns`, else the daemon's) for the resolver's table
+      const dns = dnsSettings(c.hostConfig, this.o.network?.settings().dns).dns;
+      return Object.assign(out, dns.length ? { dns } : {});
+    };
+    return {
+      get: (ref) => view(this.k.get(ref)),
+      list: () => [...this.byId.values()].map(view),
+      setNetworks: (id, networks) =>
+        this.k.lock.run(id, async () => {
+          const c = this.k.mustGet(id);
+          c.networks = networks;
+          this.k.save(c);
+        }),
+      endpointsChanged: async (id) => {
+        const c = this.byId.get(id);
+        if (c && this.network) await this.network.endpointsChanged(this.k.startContext(c));
+      },
+    };
+  }
+
   /** Updates resources and the restart policy. Returns warnings. */
   async update(ref: string, body: HostConfig): Promise<string[]> {
     const c = this.get(ref);
@@ -435,13 +565,18 @@ export class ContainerService {
    * that ended while the daemon was away, removes AutoRemove leftovers, and applies
    * restart policies.
    */
-  restore(): Promise<void> {
-    return restoreContainers(this.k, { lifecycle: this.lifecycle, monitor: this.monitor, removal: this.removal });
+  async restore(): Promise<void> {
+    await restoreContainers(this.k, { lifecycle: this.lifecycle, monitor: this.monitor, removal: this.removal });
+    // the health monitors of containers kept running (their state as it was recorded)
+    for (const c of this.byId.values()) {
+      if (c.state.status === 'running' || c.state.status === 'paused') this.health.resume({ id: c.id, healthcheck: c.config.Healthcheck, shell: c.config.Shell ?? null, startedAt: new Date(c.state.startedAt) });
+    }
   }
 
   /** Stops watching (live restore keeps the containers running). */
   async close(): Promise<void> {
     this.k.closed = true;
+    await this.health.close();
     this.k.restarts.close();
     // unwritten exits stay in the shims' exit records; restore() reads them at next start
     this.k.dropRetries();

@@ -115,9 +115,11 @@ export function statusString(s: Status): string {
 }
 
 /** Human `Status` column of `docker ps`, as Docker words it. */
-export function humanStatus(st: StateData, now = Date.now()): string {
+export function humanStatus(st: StateData, now = Date.now(), health?: string): string {
   switch (st.status) {
     case 'running':
+      // Docker's State.String: `Up 5 seconds (healthy)`, `(health: starting)`
+      if (health) return `Up ${humanDuration(now - Date.parse(st.startedAt))} (${health === 'starting' ? 'health: starting' : health})`;
       return `Up ${humanDuration(now - Date.parse(st.startedAt))}`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(st.startedAt))} (Paused)`;

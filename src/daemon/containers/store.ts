@@ -68,7 +68,7 @@ interface Row {
 }
 
 function toRecord(r: Row): ContainerRecord {
-  const extra = JSON.parse(r.extra) as { imageRef: string; parentSnapshot?: string; path: string; args: string[]; mountPoints?: ContainerRecord['mountPoints'] };
+  const extra = JSON.parse(r.extra) as { imageRef: string; parentSnapshot?: string; path: string; args: string[]; mountPoints?: ContainerRecord['mountPoints']; networks?: ContainerRecord['networks'] };
   return {
     id: r.id,
     name: r.name,
@@ -84,6 +84,7 @@ function toRecord(r: Row): ContainerRecord {
     config: JSON.parse(r.config),
     hostConfig: JSON.parse(r.host_config),
     ...(extra.mountPoints ? { mountPoints: extra.mountPoints } : {}),
+    ...(extra.networks ? { networks: extra.networks } : {}),
   };
 }
 
@@ -98,7 +99,7 @@ function toParams(c: ContainerRecord): Row {
     state: JSON.stringify(c.state),
     config: JSON.stringify(c.config),
     host_config: JSON.stringify(c.hostConfig),
-    extra: JSON.stringify({ imageRef: c.imageRef, parentSnapshot: c.parentSnapshot, path: c.path, args: c.args, mountPoints: c.mountPoints }),
+    extra: JSON.stringify({ imageRef: c.imageRef, parentSnapshot: c.parentSnapshot, path: c.path, args: c.args, mountPoints: c.mountPoints, networks: c.networks }),
   };
 }
 

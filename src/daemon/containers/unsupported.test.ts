@@ -63,10 +63,9 @@ describe('the create surface (v1.41)', () => {
 
   it('refuses what has no implementation with a 400 naming the field', () => {
     const cases: Array<[Parameters<typeof refuseUnsupported>, string]> = [
-      [[{}, { PortBindings: { '8080/tcp': [{ HostIp: '', HostPort: '18111' }] } }], 'published ports are not supported by stevedore yet (HostConfig.PortBindings)'],
-      [[{}, { PublishAllPorts: true }, { ExposedPorts: { '80/tcp': {} } }], '(HostConfig.PublishAllPorts)'],
-      [[{}, { Links: ['other:alias'] }], '(HostConfig.Links)'],
-      [[{ Healthcheck: { Test: ['CMD', 'true'] } }, {}], 'health checks are not supported by stevedore yet (Config.Healthcheck)'],
+      [[{}, { CgroupParent: '/elsewhere' }], 'cgroup parents are not supported by stevedore yet (HostConfig.CgroupParent)'],
+      [[{}, { DeviceRequests: [{ Driver: 'nvidia' }] } as never], 'device requests (GPUs) are not supported by stevedore yet (HostConfig.DeviceRequests)'],
+      [[{}, { Runtime: 'kata' }], 'per-container runtimes are not supported by stevedore yet (HostConfig.Runtime)'],
     ];
     for (const [args, message] of cases) {
       assert.throws(
@@ -79,9 +78,9 @@ describe('the create surface (v1.41)', () => {
 
   it('accepts what the CLI sends by default and what is implemented', () => {
     refuseUnsupported({ ExposedPorts: { '80/tcp': {} }, Healthcheck: { Test: ['NONE'] } }, {
-      PortBindings: {},
-      PublishAllPorts: false,
-      Links: null,
+      PortBindings: { '8080/tcp': [{ HostIp: '', HostPort: '18111' }] },
+      PublishAllPorts: true,
+      Links: ['other:alias'],
       VolumesFrom: ['other'],
       VolumeDriver: 'local',
       Binds: ['/srv:/data:ro', 'data:/x', '/anon'],

@@ -101,6 +101,58 @@ describe('container inspect as Docker stores it', () => {
   });
 });
 
+describe('network settings as Docker shows them', () => {
+  const paths = { dir: '/d', hosts: '/d/hosts', hostname: '/d/hostname', resolvConf: '/d/resolv.conf', log: '/d/x-json.log' } as never;
+  const EMPTY = {
+    IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+  };
+  // recorded from the reference Docker 20.10: `docker run -d -p 18931:80 -p 127.0.0.1::81/udp --expose 82 busybox sleep 60`
+  const running = rec('1', img('a'), 'busybox', {
+    config: { ExposedPorts: { '80/tcp': {}, '81/udp': {}, '82/tcp': {} } },
+    networks: { bridge: {} },
+    networkRuntime: {
+      sandboxId: 's'.repeat(64), sandboxKey: '/run/e/netns/1c113e9ec5db',
+      endpoints: [{ networkId: 'b0dd', networkName: 'bridge', endpointId: 'b3a5', bridge: 'docker0', ipv4: '10.213.77.2/24', gateway4: '10.213.77.1', mac: '02:42:0a:d5:4d:02', hostIfName: 'veth1234567', ifName: 'eth0', aliases: [], dnsNames: [] }],
+      ports: [
+        { key: '80/tcp', proto: 'tcp', hostIp: '0.0.0.0', hostPort: 18931, containerIp: '10.213.77.2', containerPort: 80, bridge: 'docker0' },
+        { key: '81/udp', proto: 'udp', hostIp: '127.0.0.1', hostPort: 32768, containerIp: '10.213.77.2', containerPort: 81, bridge: 'docker0' },
+      ],
+    },
+  });
+  it('a running container: Ports, the sandbox, the bridge endpoint at the top level and in Networks', () => {
+    const ns = inspectView(running, { paths, rootfsDir: '/m' }).NetworkSettings as Record<string, unknown>;
+    assert.deepEqual(ns.Ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '18931' }], '81/udp': [{ HostIp: '127.0.0.1', HostPort: '32768' }], '82/tcp': null });
+    assert.equal(ns.SandboxKey, '/run/e/netns/1c113e9ec5db');
+    assert.deepEqual([ns.EndpointID, ns.Gateway, ns.IPAddress, ns.IPPrefixLen, ns.MacAddress], ['b3a5', '10.213.77.1', '10.213.77.2', 24, '02:42:0a:d5:4d:02']);
+    assert.deepEqual(ns.Networks, { bridge: { ...EMPTY, NetworkID: 'b0dd', EndpointID: 'b3a5', Gateway: '10.213.77.1', IPAddress: '10.213.77.2', IPPrefixLen: 24, MacAddress: '02:42:0a:d5:4d:02' } });
+  });
+  it('the list: published ports and exposed ones without a binding', async () => {
+    const d = { containers: { list: () => [running], sizeRw: async () => 0 }, images: graph };
+    const [s] = await listSummaries(d, { all: true, size: false, filters: new Map() });
+    assert.deepEqual(s!.Ports, [
+      { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 18931, Type: 'tcp' },
+      { IP: '127.0.0.1', PrivatePort: 81, PublicPort: 32768, Type: 'udp' },
+      { PrivatePort: 82, Type: 'tcp' },
+    ]);
+    const names = async (k: string, v: string) => (await listSummaries(d, { all: true, size: false, filters: new Map([[k, [v]]]) })).length;
+    assert.deepEqual([await names('publish', '18931'), await names('publish', '18931/udp'), await names('expose', '80-82'), await names('network', 'bridge'), await names('network', 'b0dd'), await names('network', 'app')], [1, 0, 1, 1, 1, 0]);
+  });
+  it('a stopped container: its networks with empty addresses, no ports; container: mode has none', () => {
+    const stopped = rec('1', img('a'), 'busybox', { state: { ...initialState(), status: 'exited' }, networks: { app: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.1.0.9' } } } });
+    const ns = inspectView(stopped, { paths, rootfsDir: '/m' }).NetworkSettings as Record<string, unknown>;
+    assert.deepEqual(ns.Ports, {});
+    assert.deepEqual(ns.Networks, { app: { ...EMPTY, Aliases: ['web'], IPAMConfig: { IPv4Address: '10.1.0.9' } } });
+    // after a run: the sandbox and the networks' IDs stay, as Docker's
+    const ran = { ...stopped, networkRuntime: { sandboxId: 's'.repeat(64), sandboxKey: '/run/e/netns/x', endpoints: [], ports: [], networkIds: { app: 'app-id' } } };
+    const rs = inspectView(ran, { paths, rootfsDir: '/m' }).NetworkSettings as Record<string, unknown>;
+    assert.deepEqual([rs.SandboxKey, rs.Ports, (rs.Networks as Record<string, { NetworkID: string; EndpointID: string }>).app!.NetworkID], ['/run/e/netns/x', {}, 'app-id']);
+    const shared = rec('1', img('a'), 'busybox', { hostConfig: { NetworkMode: 'container:x' } });
+    assert.deepEqual((inspectView(shared, { paths, rootfsDir: '/m' }).NetworkSettings as Record<string, unknown>).Networks, {});
+    // records made before networking: the mode's network
+    assert.deepEqual((inspectView(rec('1', img('a'), 'busybox'), { paths, rootfsDir: '/m' }).NetworkSettings as Record<string, unknown>).Networks, { bridge: EMPTY });
+  });
+});
+
 describe('top as Docker runs it', () => {
   it('keeps the container rows, thread rows after them, and the last column whole', () => {
     const out = 'PID LWP CMD\n10 - sh -c x\n- 11 thread\n12 - other\n- 13 other-thread\n';

@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import type { ContainerRecord } from './model';
 import type { ContainerPaths } from './files';
 import { ZERO_TIME, humanStatus, isRunning } from './state';
+import type { JoinedEndpoint } from './hooks/network';
+import { initialNetworks, portKey, type EndpointConfig } from './netconfig';
 
 export interface ViewContext {
   paths: ContainerPaths;
@@ -17,44 +19,93 @@ export interface ViewContext {
   sizeRootFs?: number;
 }
 
-function networkSettings(c: ContainerRecord) {
-  const mode = c.hostConfig.NetworkMode ?? 'default';
-  const netName = mode === 'default' ? 'bridge' : mode;
-  const endpoint = {
-    IPAMConfig: null,
-    Links: null,
-    Aliases: null,
-    NetworkID: '',
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    MacAddress: '',
-    DriverOpts: null,
+/** One entry of NetworkSettings.Networks: the recorded configuration, and the endpoint's addresses while running. */
+function endpointView(cfg: EndpointConfig | undefined, ep: JoinedEndpoint | undefined, lastNetworkId?: string): Record<string, unknown> {
+  const [ip4, len4] = (ep?.ipv4 ?? '').split('/');
+  const [ip6, len6] = (ep?.ipv6 ?? '').split('/');
+  const ipam = cfg?.IPAMConfig;
+  return {
+    IPAMConfig: ipam && (ipam.IPv4Address || ipam.IPv6Address || (ipam.LinkLocalIPs ?? []).length) ? ipam : null,
+    Links: cfg?.Links?.length ? cfg.Links : null,
+    Aliases: ep ? (ep.aliases.length ? ep.aliases : null) : cfg?.Aliases?.length ? cfg.Aliases : null,
+    NetworkID: ep?.networkId || cfg?.NetworkID || lastNetworkId || '',
+    EndpointID: ep?.endpointId ?? '',
+    Gateway: ep?.gateway4 ?? '',
+    IPAddress: ip4 ?? '',
+    IPPrefixLen: len4 ? Number(len4) : 0,
+    IPv6Gateway: ep?.gateway6 ?? '',
+    GlobalIPv6Address: ip6 ?? '',
+    GlobalIPv6PrefixLen: len6 ? Number(len6) : 0,
+    MacAddress: ep?.mac ?? '',
+    DriverOpts: cfg?.DriverOpts && Object.keys(cfg.DriverOpts).length ? cfg.DriverOpts : null,
   };
+}
+
+/** The networks of a container (recorded at create, or the mode's for records made before networking). */
+function networksOf(c: ContainerRecord): Record<string, EndpointConfig> {
+  return c.networks ?? initialNetworks(c.config, c.hostConfig, null);
+}
+
+/** NetworkSettings.Networks: each recorded network, with its endpoint while the container runs. */
+function networksView(c: ContainerRecord): Record<string, Record<string, unknown>> {
+  const rt = c.networkRuntime;
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, cfg] of Object.entries(networksOf(c))) {
+    const ep = rt?.endpoints.find((e) => e.networkName === name);
+    out[name] = endpointView(cfg, ep, rt?.networkIds?.[name]);
+  }
+  for (const ep of rt?.endpoints ?? []) if (!(ep.networkName in out)) out[ep.networkName] = endpointView(undefined, ep);
+  return out;
+}
+
+/** NetworkSettings.Ports while running: each exposed port, with its bindings or null (Docker's getPortMapInfo). */
+export function portsView(c: ContainerRecord): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
+  const rt = c.networkRuntime;
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+  if (!rt || rt.endpoints.length === 0) return out;
+  for (const k of Object.keys(c.config.ExposedPorts ?? {})) out[portKey(k)] = null;
+  for (const p of rt.ports) (out[p.key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+  return out;
+}
+
+function networkSettings(c: ContainerRecord) {
+  const rt = c.networkRuntime;
+  const networks = networksView(c);
+  const bridge = networks.bridge;
   return {
     Bridge: '',
-    SandboxID: '',
+    SandboxID: rt?.sandboxId ?? '',
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
-    Ports: {},
-    SandboxKey: '',
+    Ports: portsView(c),
+    SandboxKey: rt?.sandboxKey ?? '',
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
-    EndpointID: '',
-    Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    MacAddress: '',
-    Networks: { [netName]: endpoint },
+    EndpointID: bridge?.EndpointID ?? '',
+    Gateway: bridge?.Gateway ?? '',
+    GlobalIPv6Address: bridge?.GlobalIPv6Address ?? '',
+    GlobalIPv6PrefixLen: bridge?.GlobalIPv6PrefixLen ?? 0,
+    IPAddress: bridge?.IPAddress ?? '',
+    IPPrefixLen: bridge?.IPPrefixLen ?? 0,
+    IPv6Gateway: bridge?.IPv6Gateway ?? '',
+    MacAddress: bridge?.MacAddress ?? '',
+    Networks: networks,
   };
+}
+
+/** The list's `Ports` (Docker's transformContainer): published bindings, and exposed ports without one, while running. */
+export function listPorts(c: ContainerRecord): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const [key, bindings] of Object.entries(portsView(c))) {
+    const [port, type] = key.split('/');
+    if (!bindings || bindings.length === 0) {
+      out.push({ PrivatePort: Number(port), Type: type });
+      continue;
+    }
+    for (const b of bindings) out.push({ ...(b.HostIp ? { IP: b.HostIp } : {}), PrivatePort: Number(port), ...(Number(b.HostPort) ? { PublicPort: Number(b.HostPort) } : {}), Type: type });
+  }
+  return out;
 }
 
 /** Inspect's `Mounts`: the recorded mount points in Docker's shape (older records: their host-path binds). */
@@ -99,6 +150,7 @@ export function inspectView(c: ContainerRecord, v: ViewContext): Record<string, 
       Error: st.error,
       StartedAt: st.startedAt,
       FinishedAt: st.finishedAt,
+      ...(c.health ? { Health: c.health } : {}),
     },
     Image: c.image,
     ResolvConfPath: startedPath(c, v.paths.resolvConf),
@@ -250,12 +302,12 @@ export function summaryView(c: ContainerRecord, sizes?: { rw: number; rootFs: nu
     ImageID: c.image,
     Command: commandLine(c.path, c.args),
     Created: Math.floor(Date.parse(c.created) / 1000),
-    Ports: [],
+    Ports: listPorts(c),
     Labels: c.config.Labels ?? {},
     State: c.state.status,
-    Status: humanStatus(c.state),
+    Status: humanStatus(c.state, Date.now(), c.health?.Status),
     HostConfig: { NetworkMode: mode },
-    NetworkSettings: { Networks: networkSettings(c).Networks },
+    NetworkSettings: { Networks: networksView(c) },
     Mounts: mountsOf(c),
   };
   // omitempty in Docker's types.Container

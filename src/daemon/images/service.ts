@@ -374,7 +374,8 @@ export class ImageService {
   private async deleteHelper(id: string, records: DeleteRecord[], force: boolean, prune: boolean, quiet: boolean): Promise<void> {
     const c = await this.deleteConflict(id, { hard: true, soft: !force });
     if (c) {
-      const dangling = this.store.refsOf(id).length === 0;
+      // Docker's imageIsDangling: no references and no child images
+      const dangling = this.store.refsOf(id).length === 0 && this.store.children(id).length === 0;
       if (quiet && (!dangling || c.used)) return;
       throw conflict(c.message);
     }

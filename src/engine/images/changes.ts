@@ -1,13 +1,13 @@
 /**
  * Dockerfile-style `changes` of `docker import -c` and `docker commit -c`:
- * CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR.
+ * CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR.
  * Each change is one instruction; JSON array arguments or shell form.
  */
 import * as path from 'node:path';
 import { invalidArgument } from '../errdefs';
 import type { ImageConfig } from './types';
 
-const VALID = new Set(['cmd', 'entrypoint', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
+const VALID = new Set(['cmd', 'entrypoint', 'env', 'expose', 'healthcheck', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
 
 /** Applies `changes` to a copy of `base` and returns it. Throws invalid-argument. */
 export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig {
@@ -70,6 +70,9 @@ export function applyChanges(base: ImageConfig, changes: string[]): ImageConfig 
       case 'stopsignal':
         if (rest === '') throw invalidArgument('STOPSIGNAL requires exactly one argument');
         c.StopSignal = rest;
+        break;
+      case 'healthcheck':
+        c.Healthcheck = healthcheck(rest);
         break;
       case 'onbuild':
         if (rest === '') throw invalidArgument('ONBUILD requires at least one argument');
@@ -148,4 +151,60 @@ function keyValues(s: string, what: string): Array<[string, string]> {
     if (i <= 0) throw invalidArgument(`${what} names can not be blank`);
     return [w.slice(0, i), w.slice(i + 1)];
   });
+}
+
+/** Go's time.ParseDuration for the units a Dockerfile uses (`30s`, `1m30s`, `100ms`, `1.5s`), in nanoseconds. */
+function goDurationNs(flag: string, v: string): number {
+  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  if (v === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let at = 0;
+  for (let m = re.exec(v); m; m = re.exec(v)) {
+    total += Number(m[1]) * units[m[2]!]!;
+    at = re.lastIndex;
+  }
+  if (v === '' || at !== v.length) throw invalidArgument(`time: invalid duration "${v}"`);
+  if (total < 0) throw invalidArgument(`Interval "${flag}" cannot be negative`);
+  return Math.round(total);
+}
+
+/** `HEALTHCHECK [--interval=…] [--timeout=…] [--start-period=…] [--start-interval=…] [--retries=N] CMD …` or `NONE` (the builder's rules). */
+function healthcheck(rest: string): NonNullable<ImageConfig['Healthcheck']> {
+  let s = rest;
+  const flags: Record<string, string> = {};
+  for (let m = /^--([a-z-]+)=(\S*)\s*/.exec(s); m; m = /^--([a-z-]+)=(\S*)\s*/.exec(s)) {
+    if (!['interval', 'timeout', 'start-period', 'start-interval', 'retries'].includes(m[1]!)) throw invalidArgument(`Unknown flag: ${m[1]}`);
+    flags[m[1]!] = m[2]!;
+    s = s.slice(m[0].length);
+  }
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(s);
+  const kind = (m?.[1] ?? '').toUpperCase();
+  if (kind === 'NONE') {
+    if ((m?.[2] ?? '') !== '' || Object.keys(flags).length) throw invalidArgument('HEALTHCHECK NONE takes no arguments');
+    return { Test: ['NONE'] };
+  }
+  if (kind !== 'CMD') throw invalidArgument(`Unknown type "${kind}" in HEALTHCHECK (try CMD)`);
+  const arg = (m?.[2] ?? '').trim();
+  if (arg === '') throw invalidArgument('Missing command after HEALTHCHECK CMD');
+  let test: string[];
+  if (arg.startsWith('[')) {
+    try {
+      test = ['CMD', ...jsonArray(arg)];
+    } catch {
+      test = ['CMD-SHELL', arg];
+    }
+  } else test = ['CMD-SHELL', arg];
+  const hc: NonNullable<ImageConfig['Healthcheck']> & { StartInterval?: number } = { Test: test };
+  if (flags['interval'] !== undefined) hc.Interval = goDurationNs('interval', flags['interval']);
+  if (flags['timeout'] !== undefined) hc.Timeout = goDurationNs('timeout', flags['timeout']);
+  if (flags['start-period'] !== undefined) hc.StartPeriod = goDurationNs('start-period', flags['start-period']);
+  if (flags['start-interval'] !== undefined) hc.StartInterval = goDurationNs('start-interval', flags['start-interval']);
+  if (flags['retries'] !== undefined) {
+    const n = Number(flags['retries']);
+    if (!Number.isInteger(n)) throw invalidArgument(`strconv.ParseInt: parsing "${flags['retries']}": invalid syntax`);
+    if (n < 1) throw invalidArgument('--retries must be at least 1 (not ' + n + ')');
+    hc.Retries = n;
+  }
+  return hc;
 }

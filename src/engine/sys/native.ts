@@ -54,6 +54,39 @@ export interface NativeSys {
   openTree(path: string, readOnly: boolean): number;
   /** move_mount(2) of the detached tree `fd` onto `target`. Throws ('ENOENT', 'EINVAL', …). */
   moveMount(fd: number, target: string): void;
+  /**
+   * A new network namespace, bind-mounted onto `path` (an existing empty file) with `lo`
+   * up. Made by a short-lived thread of its own (unshare(CLONE_NEWNET), mount, ioctl) on
+   * the thread pool; no thread of the daemon stays in it. Rejects (code 'EPERM',
+   * 'ENOENT', …; `syscall` names the failed step).
+   */
+  netnsCreate(path: string): Promise<void>;
+  /**
+   * Detached unmounts of `path` until nothing is mounted there, then unlink; a missing
+   * file or mount is not an error. On a thread of its own (an unmount can wait for an RCU
+   * grace period). Rejects (code, `syscall` 'umount2' or 'unlink').
+   */
+  netnsDelete(path: string): Promise<void>;
+  /**
+   * A NETLINK_ROUTE socket (O_CLOEXEC, extended acks, 10 s receive timeout) in the
+   * daemon's network namespace (null) or in the one bind-mounted at `nsPath` (opened by a
+   * thread that enters it and ends). The caller closes the fd. Throws ('ENOENT', …).
+   */
+  netlinkOpen(nsPath: string | null): number;
+  /**
+   * Sends each rtnetlink message (one complete message per Buffer; the sequence number
+   * is overwritten) in turn, on a thread of its own (not libuv's pool), and collects its
+   * answers up to its ack or, for a dump, NLMSG_DONE (a get without NLM_F_ACK: its one
+   * answer). `target` is a socket from `netlinkOpen`, or the path of a bind-mounted
+   * namespace: the worker thread then enters it, makes a socket there and closes it after
+   * (the JS thread never waits for a namespace). Stops after the first message that fails:
+   * the result has one entry per message answered; `error` is 0 or a positive errno,
+   * `extack` the kernel's explanation or '', `data` the answer's messages concatenated.
+   * Rejects on a socket failure ('ETIMEDOUT' after 10 s without an answer; for a path,
+   * 'ENOENT' from open or 'EINVAL' from setns when it is no namespace). One request at a
+   * time per fd.
+   */
+  netlinkRequest(target: number | string, messages: Buffer[]): Promise<{ error: number; extack: string; data: Buffer }[]>;
 }
 
 export const LOCK_SH = 1;
