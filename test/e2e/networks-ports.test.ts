@@ -97,6 +97,8 @@ describe('the default bridge, published ports, network modes', () => {
     await ok(['run', '-d', '--name', 'hp', '-p', `${gw()}:${port}:8080`, 'busybox', ...httpd('hairpin')]);
     assert.equal((await httpGet(`http://${gw()}:${port}/`)).trim(), 'hairpin');
     assert.equal((await ok(['run', '--rm', 'busybox', ...retrying(`timeout 3 wget -qO- http://${gw()}:${port}/`)])).trim(), 'hairpin');
+    // the container itself, through its own published port (the bridge port in hairpin mode)
+    assert.equal((await ok(['exec', 'hp', ...retrying(`timeout 3 wget -qO- http://${gw()}:${port}/`)])).trim(), 'hairpin');
 
     // udp (Debian's busybox has no udp server to answer): the mapping is reported and the
     // host port is held, so nothing else on the host can take it

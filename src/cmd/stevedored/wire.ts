@@ -24,7 +24,7 @@ import { IptablesFirewall } from '../../engine/network/firewall';
 import { NetlinkLinkOps } from '../../engine/network/links';
 import { NativeNetnsManager } from '../../engine/network/netns';
 import { SocketPortAllocator } from '../../engine/network/ports';
-import { enableIpForward } from '../../engine/network/sysctl';
+import { enableHairpin, enableIpForward } from '../../engine/network/sysctl';
 import { ProcessNameService } from '../../engine/network/dns/service';
 import { VolumeService } from '../../daemon/volumes/service';
 import type { DaemonConfig } from '../../daemon/config';
@@ -148,6 +148,7 @@ export class Stevedore {
         ports: new SocketPortAllocator({ userlandProxyWording: net.userlandProxy }),
         dns: new ProcessNameService({ execRoot: config.execRoot, log: log.child({ component: 'dns' }), logLevel: config.logLevel }),
         ...(net.ipForward ? { enableIpForward: async () => void (await enableIpForward()) } : {}),
+        hairpin: (port) => enableHairpin(port),
         config: {
           ...(config.bridge !== undefined && config.bridge !== '' ? { bridge: config.bridge } : {}),
           ...(config.bip ? { bip: config.bip } : {}),

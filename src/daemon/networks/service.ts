@@ -66,6 +66,12 @@ export interface NetworkServiceOptions {
    * called once, when the first bridge network is set up. Absent: left as it is.
    */
   enableIpForward?: () => Promise<void>;
+  /**
+   * Puts a container's bridge port in hairpin mode (engine/network/sysctl.ts
+   * enableHairpin), so that it reaches its own published ports through a host address,
+   * as libnetwork does without the userland proxy. Called with the firewall only.
+   */
+  hairpin?: (hostIfName: string) => Promise<void>;
 }
 
 /** `POST /networks/create`'s body (types.NetworkCreateRequest). */
@@ -687,6 +693,7 @@ export class NetworkService {
         ...(ep.gateway && joined.gateway6 ? { gateway6: joined.gateway6 } : {}),
         ...(this.settings(n).mtu ? { mtu: this.settings(n).mtu } : {}),
       });
+      if (this.o.firewall && this.o.hairpin) await this.o.hairpin(ep.hostIfName);
     } catch (err) {
       this.store.deleteEndpoint(n.id, c.id);
       await this.o.links.removeEndpoint(ep.hostIfName).catch(() => undefined);
