@@ -9,15 +9,9 @@ import * as net from 'node:net';
 import { invalidArgument } from '../../engine/errdefs';
 import type { ContainerConfig, HostConfig, PortMap } from './types';
 
-/** `EndpointSettings` as a client sends it and as it is recorded for a container (the configuration part). */
-export interface EndpointConfig {
-  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] | null } | null;
-  Links?: string[] | null;
-  Aliases?: string[] | null;
-  NetworkID?: string;
-  MacAddress?: string;
-  DriverOpts?: Record<string, string> | null;
-}
+// `EndpointSettings` (its configuration part): one definition, the network service's
+import type { EndpointConfig } from '../networks/types';
+export type { EndpointConfig };
 
 export interface NetworkingConfig {
   EndpointsConfig?: Record<string, EndpointConfig | null> | null;

@@ -112,7 +112,7 @@ describe('network settings as Docker shows them', () => {
     networks: { bridge: {} },
     networkRuntime: {
       sandboxId: 's'.repeat(64), sandboxKey: '/run/e/netns/1c113e9ec5db',
-      endpoints: [{ networkId: 'b0dd', networkName: 'bridge', endpointId: 'b3a5', bridge: 'docker0', ipv4: '10.213.77.2/24', gateway4: '10.213.77.1', mac: '02:42:0a:d5:4d:02', hostIfName: 'veth1234567', ifName: 'eth0', aliases: [], dnsNames: [] }],
+      endpoints: [{ networkId: 'b0dd', networkName: 'bridge', endpointId: 'b3a5', bridge: 'docker0', ipv4: '10.213.77.2/24', gateway4: '10.213.77.1', mac: '02:42:0a:d5:4d:02', hostIfName: 'veth1234567', ifName: 'eth0', aliases: [], dnsNames: [], links: [], gateway: true }],
       ports: [
         { key: '80/tcp', proto: 'tcp', hostIp: '0.0.0.0', hostPort: 18931, containerIp: '10.213.77.2', containerPort: 80, bridge: 'docker0' },
         { key: '81/udp', proto: 'udp', hostIp: '127.0.0.1', hostPort: 32768, containerIp: '10.213.77.2', containerPort: 81, bridge: 'docker0' },

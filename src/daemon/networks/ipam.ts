@@ -7,6 +7,7 @@
  */
 import * as net from 'node:net';
 import { forbidden, internal, notFound } from '../../engine/errdefs';
+import { bytesToIp } from '../../engine/network/dns/addr';
 
 export type Family = 4 | 6;
 
@@ -48,26 +49,9 @@ export function parseIp(s: string): { family: Family; value: bigint } | undefine
 /** Formats an address as Go's net.IP.String() does (IPv6: RFC 5952, the longest zero run compressed). */
 export function formatIp(family: Family, v: bigint): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((v >> BigInt(i * 16)) & 0xffffn));
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  if (bestAt < 0) return hex(g);
-  return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
+  const b = Buffer.alloc(16);
+  for (let i = 0; i < 8; i++) b.writeUInt16BE(Number((v >> BigInt((7 - i) * 16)) & 0xffffn), i * 2);
+  return bytesToIp(b);
 }
 
 /** Parses `a.b.c.d/n` or `x::/n` (host bits allowed, as Go's ParseCIDR). Undefined when invalid. */

@@ -7,6 +7,7 @@
  */
 import * as net from 'node:net';
 import { invalidArgument } from '../errdefs';
+import { bytesToIp } from './dns/addr';
 
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
@@ -149,29 +150,9 @@ export function ipBytes(ip: string): { family: number; bytes: Buffer } {
   return { family: AF_INET6, bytes };
 }
 
-/** Bytes → text: dotted quad, or RFC 5952's compressed form for IPv6. */
+/** Bytes → text: dotted quad, or RFC 5952's compressed form for IPv6 (one formatter: dns/addr.ts). */
 export function ipString(bytes: Buffer): string {
-  if (bytes.length === 4) return [...bytes].join('.');
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(bytes.readUInt16BE(i));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+  return bytesToIp(bytes);
 }
 
 /** `172.17.0.2/16` → address, prefix, family. Throws invalidArgument. */

@@ -40,14 +40,14 @@ function fakes(o: { busy?: number[]; failJoin?: string; v6?: boolean } = {}) {
       log.push(`join ${network} ${ifName} gw=${opts.gateway}${req.aliases ? ` aliases=${req.aliases.join(',')}` : ''}${req.macAddress ? ` mac=${req.macAddress}` : ''} in ${netnsPath}`);
       if (network === o.failJoin) throw conflict(`cannot join ${network}`);
       if (network === 'none' || network === 'host') {
-        const ep: JoinedEndpoint = { networkId: `${network}-id`, networkName: network, endpointId: `ep-${network}`, bridge: '', mac: '', hostIfName: '', ifName: '', aliases: [], dnsNames: [] };
+        const ep: JoinedEndpoint = { networkId: `${network}-id`, networkName: network, endpointId: `ep-${network}`, bridge: '', mac: '', hostIfName: '', ifName: '', aliases: [], dnsNames: [], links: [], gateway: false };
         joined.set(c.id, [...(joined.get(c.id) ?? []), ep]);
         return ep;
       }
       const [net, bridge] = subnets[network] ?? ['10.99.0', 'br-x'];
       const ep: JoinedEndpoint = {
         networkId: `${network}-id`, networkName: network, endpointId: `ep-${network}`, bridge, ipv4: `${net}.2/16`, gateway4: `${net}.1`, mac: '02:42:00:00:00:02', hostIfName: 'vethabc', ifName,
-        aliases: req.aliases ?? [], dnsNames: [c.name], gateway: opts.gateway,
+        aliases: req.aliases ?? [], dnsNames: [c.name], gateway: opts.gateway, links: [],
       };
       joined.set(c.id, [...(joined.get(c.id) ?? []), ep]);
       return ep;

@@ -17,44 +17,15 @@ import * as path from 'node:path';
 import { conflict, internal, invalidArgument, notFound } from '../../../engine/errdefs';
 import type { Logger } from '../../../engine/log';
 import { externalConnectivityError } from '../../../engine/network/ports';
-import type { Cidr, Firewall, NetnsManager, PortAllocator, PortMapping, PortReservation, Proto } from '../../../engine/network/types';
+import type { Firewall, NetnsManager, PortAllocator, PortMapping, PortReservation, Proto } from '../../../engine/network/types';
 import { buildHosts, dnsSettings, extraHostRecords, hostResolvConf, lastField, ownHostNames, resolvConf, type DnsSettings, type HostsRecord } from '../files';
 import { initialNetworks, isContainerMode, isUserDefined, parseLink, wantedPorts, type EndpointConfig, type PortWanted } from '../netconfig';
 import type { Prepared, ReleaseReason, StartContext, StartHook } from './types';
 import { tcp6Proxy, v6Listenable } from './v6proxy';
 
-/** What a join asks for (the network service's EndpointRequest). */
-export interface EndpointRequest {
-  aliases?: string[];
-  ipv4?: string;
-  ipv6?: string;
-  links?: string[];
-  macAddress?: string;
-  driverOpts?: Record<string, string>;
-  /** the container's upstream nameservers (`--dns`, else the daemon's): the resolver forwards there */
-  nameservers?: string[];
-  /** the container's resolv.conf sets `ndots` */
-  ndotsSet?: boolean;
-}
-
-/** An endpoint the network service made (its JoinedEndpoint). */
-export interface JoinedEndpoint {
-  networkId: string;
-  networkName: string;
-  endpointId: string;
-  bridge: string;
-  ipv4?: Cidr;
-  ipv6?: Cidr;
-  gateway4?: string;
-  gateway6?: string;
-  mac: string;
-  hostIfName: string;
-  ifName: string;
-  aliases: string[];
-  dnsNames: string[];
-  /** whether this endpoint gave the container its default route */
-  gateway?: boolean;
-}
+// the contract with the network service (daemon/networks/types.ts), one definition
+import type { EndpointRequest, JoinedEndpoint } from '../../networks/types';
+export type { EndpointRequest, JoinedEndpoint };
 
 /** What the hook needs of the network service (daemon/networks NetworkService). */
 export interface NetworkJoiner {
