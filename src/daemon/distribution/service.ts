@@ -71,13 +71,22 @@ export class DistributionService {
     }
   }
 
+  /** pulls under way (close cancels them and waits for their clean-up) */
+  private readonly inflight = new Set<{ stop: AbortController; done: Promise<void> }>();
+
   /** See pull.ts. */
   pull(ref: NamedReference, o: { auth?: AuthConfig; platform?: Platform; signal?: AbortSignal; onMessage: (m: JsonMessage) => Promise<void> }): Promise<PulledImage> {
-    return pullImage(
+    const stop = new AbortController();
+    const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+    const p = pullImage(
       { client: this.client, images: this.opts.images, content: this.opts.content, leases: this.opts.leases, meta: this.meta, maxConcurrentDownloads: this.opts.maxConcurrentDownloads ?? 3 },
       ref,
-      o,
+      { ...o, signal },
     );
+    const entry = { stop, done: p.then(() => undefined, () => undefined) };
+    this.inflight.add(entry);
+    void entry.done.finally(() => this.inflight.delete(entry));
+    return p;
   }
 
   /** See push.ts. `name` is the repository, `tag` optional (all tags when empty). */
@@ -109,7 +118,18 @@ export class DistributionService {
     return distributionInspect(this.client, parseNormalizedNamed(name), auth, signal);
   }
 
-  close(): void {
+  /**
+   * Cancels the pulls under way and waits (at most `waitMs`) until each has dropped its
+   * lease: a daemon stopped while a pull — or the clean-up of one whose client left —
+   * is running keeps nothing of it, as Docker. (A daemon killed keeps the downloads for
+   * the retry: the lease outlives it.)
+   */
+  async close(waitMs = 10_000): Promise<void> {
+    const all = [...this.inflight];
+    for (const e of all) e.stop.abort(new Error('the daemon is shutting down'));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(all.map((e) => e.done)), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
     this.client.close();
   }
 }
