@@ -174,6 +174,7 @@ describe('health checks', () => {
     svc.resume({ id: 'c6', healthcheck: { Test: ['CMD', 'x'], Interval: 1 * MS }, startedAt: new Date(0) });
     assert.equal(svc.state('c6')?.Status, 'unhealthy');
     await p.after(1, svc, 'c6');
+    p.open(); // a probe held at the gate would keep close() waiting
     await svc.close();
     assert.equal(svc.state('c6')?.Status, 'healthy');
   });
@@ -187,6 +188,7 @@ describe('health checks', () => {
     assert.equal(p.attempts, 0, 'no probe is started while paused');
     paused = false;
     await p.after(1, svc, 'c7');
+    p.open(); // a probe held at the gate would keep close() waiting
     await svc.close();
     assert.equal(svc.state('c7')?.Status, 'healthy');
   });

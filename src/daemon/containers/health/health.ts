@@ -209,11 +209,17 @@ export class HealthService {
     this.o.store.remove(containerId);
   }
 
-  /** Stops every monitor (daemon shutdown); waits for probes under way. */
-  async close(): Promise<void> {
+  /**
+   * Stops every monitor (daemon shutdown), the state as it is (live restore resumes it).
+   * Waits for the probes under way at most `waitMs` (a probe's own timeout may be long;
+   * whatever it reports later is ignored).
+   */
+  async close(waitMs = 2000): Promise<void> {
     const probing = [...this.monitors.values()].map((m) => m.probing).filter((p): p is Promise<void> => p !== undefined);
     for (const id of [...this.monitors.keys()]) this.stopMonitor(id);
-    await Promise.allSettled(probing);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(probing), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
   }
 
   private run(t: HealthTarget, cmd: string[]): void {
