@@ -29,6 +29,9 @@ async function engine(kind: TargetKind, n: number, keepSpec?: (spec: Record<stri
       for (const m of spec.mounts as Array<{ source: string; destination: string }>) {
         if (['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'].includes(m.destination)) files[m.destination] = fs.readFileSync(m.source, 'utf8');
       }
+      // the twin's network namespace (prepared by the daemon, `--network none`) goes with
+      // it: the bare run gets a new one from runc, which costs runc the same
+      for (const ns of (spec.linux?.namespaces ?? []) as Array<{ type: string; path?: string }>) if (ns.type === 'network') delete ns.path;
       keepSpec(spec, files);
       await t.docker(['rm', '-f', id]);
     }
