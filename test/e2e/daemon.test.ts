@@ -46,14 +46,14 @@ describe('stevedored', { skip: targetKind() === 'docker' ? 'stevedored process b
   });
 
   it('refuses to start when a live daemon answers on the socket', () => {
-    const r = runDaemon(['-H', `unix://${t.socket}`, '--data-root', path.join(scratch, 'r1'), '--exec-root', path.join(scratch, 'e1')]);
+    const r = runDaemon(['-H', `unix://${t.socket}`, '--data-root', path.join(scratch, 'r1'), '--exec-root', path.join(scratch, 'e1'), '--bridge', 'none']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /already listening/);
     assert.ok(fs.existsSync(t.socket), 'the live socket is left alone');
   });
 
   it('refuses to share a data root with another daemon', () => {
-    const r = runDaemon(['-H', `unix://${path.join(scratch, 'other.sock')}`, '--data-root', t.dataRoot, '--exec-root', path.join(scratch, 'e2')]);
+    const r = runDaemon(['-H', `unix://${path.join(scratch, 'other.sock')}`, '--data-root', t.dataRoot, '--exec-root', path.join(scratch, 'e2'), '--bridge', 'none']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /in use by another daemon/);
   });
@@ -65,7 +65,8 @@ describe('stevedored', { skip: targetKind() === 'docker' ? 'stevedored process b
     assert.equal(py.status, 0);
     assert.ok(fs.existsSync(sock));
     const pidfile = path.join(scratch, 'd.pid');
-    const child = spawn(process.execPath, [BIN, '-H', `unix://${sock}`, '--data-root', path.join(scratch, 'r3'), '--exec-root', path.join(scratch, 'e3'), '--pidfile', pidfile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // --bridge none: a test daemon makes no docker0 and no firewall rules on the host
+    const child = spawn(process.execPath, [BIN, '-H', `unix://${sock}`, '--data-root', path.join(scratch, 'r3'), '--exec-root', path.join(scratch, 'e3'), '--pidfile', pidfile, '--bridge', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
