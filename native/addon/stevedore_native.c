@@ -67,7 +67,8 @@ static const char *errno_name(int e) {
   }
 }
 
-static napi_value throw_errno(napi_env env, const char *syscall, const char *path, int e) {
+/* An Error with code (EXXX), errno (negative), syscall and path, as Node's own. */
+static napi_value errno_error(napi_env env, const char *syscall, const char *path, int e) {
   char msg[PATH_BUF + 128];
   snprintf(msg, sizeof msg, "%s: %s%s%s", syscall, strerror(e), path ? " " : "", path ? path : "");
   napi_value code, message, err, num, sc;
@@ -83,7 +84,11 @@ static napi_value throw_errno(napi_env env, const char *syscall, const char *pat
     napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
     napi_set_named_property(env, err, "path", p);
   }
-  napi_throw(env, err);
+  return err;
+}
+
+static napi_value throw_errno(napi_env env, const char *syscall, const char *path, int e) {
+  napi_throw(env, errno_error(env, syscall, path, e));
   return NULL;
 }
 
@@ -820,24 +825,6 @@ static napi_value js_move_mount(napi_env env, napi_callback_info info) {
 #include <sys/ioctl.h>
 #include <sys/time.h>
 
-static napi_value errno_error(napi_env env, const char *syscall, const char *path, int e) {
-  char msg[PATH_BUF + 128];
-  snprintf(msg, sizeof msg, "%s: %s%s%s", syscall, strerror(e), path ? " " : "", path ? path : "");
-  napi_value code, message, err, num, sc;
-  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &err);
-  napi_create_int32(env, -e, &num);
-  napi_set_named_property(env, err, "errno", num);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
-  napi_set_named_property(env, err, "syscall", sc);
-  if (path) {
-    napi_value p;
-    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
-    napi_set_named_property(env, err, "path", p);
-  }
-  return err;
-}
 
 /* -- work on a thread of its own --
  * Netlink requests can block for tens of ms (deleting a veth waits for the kernel's RCU

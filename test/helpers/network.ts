@@ -17,7 +17,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { cleanupFirewall } from '../../src/engine/network/firewall';
+import { cleanupFirewall, splitWords } from '../../src/engine/network/firewall';
 
 /** A bridge a test made for an engine's default network. */
 export interface TestBridge {
@@ -145,33 +145,8 @@ export function portsOf(bridges: string[]): string[] {
 
 export type Family = 4 | 6;
 
-/** Splits an iptables-save rule line into arguments (double quotes, backslash escapes). */
-export function splitRule(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inTok = false;
-  let q = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (q) {
-      if (c === '\\' && i + 1 < line.length) cur += line[++i];
-      else if (c === '"') q = false;
-      else cur += c;
-    } else if (c === '"') {
-      q = true;
-      inTok = true;
-    } else if (c === ' ' || c === '\t') {
-      if (inTok) out.push(cur);
-      cur = '';
-      inTok = false;
-    } else {
-      cur += c;
-      inTok = true;
-    }
-  }
-  if (inTok) out.push(cur);
-  return out;
-}
+/** Splits an iptables-save rule line into arguments: the firewall's own reader. */
+export const splitRule = splitWords;
 
 export interface Rule {
   family: Family;

@@ -80,16 +80,10 @@ export interface NetworkHookDeps {
   hostHosts?: () => string;
 }
 
-/** One published port in effect. */
-export interface PublishedPort {
+/** One published port in effect: the firewall's mapping, its key and how it is served. */
+export interface PublishedPort extends PortMapping {
   /** `80/tcp` */
   key: string;
-  proto: Proto;
-  hostIp: string;
-  hostPort: number;
-  containerIp: string;
-  containerPort: number;
-  bridge: string;
   /**
    * how the port reaches the container when not by the firewall's DNAT: `proxy`, the
    * daemon's IPv6 listener to the container's IPv4 address (v6proxy.ts); `held`, reserved
