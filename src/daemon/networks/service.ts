@@ -699,7 +699,9 @@ export class NetworkService {
       await this.o.links.removeEndpoint(ep.hostIfName).catch(() => undefined);
       throw err;
     }
-    await this.publishDns();
+    // the resolver answers on user-defined networks only (dnsTable): a start on the
+    // default bridge leaves its table as it is
+    if (!isPredefined(n.name)) await this.publishDns();
     this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
     return joined;
   }
@@ -748,7 +750,7 @@ export class NetworkService {
     if (!ep) return;
     if (ep.hostIfName) await this.o.links.removeEndpoint(ep.hostIfName);
     this.store.deleteEndpoint(n.id, containerId);
-    if (n.driver === 'bridge') await this.publishDns();
+    if (n.driver === 'bridge' && !isPredefined(n.name)) await this.publishDns();
     this.o.events.publish('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver });
   }
 
