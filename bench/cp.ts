@@ -1,15 +1,32 @@
 /**
- * `docker cp` of a 256 MiB directory of mixed file sizes into and out of a running
- * container: stevedore vs Docker 20.10, medians and ratios. Usage (as root, after
- * `npm run setup`):
- *   node dist-test/bench/cp.js [iterations=5]
+ * `docker cp`: stevedore vs Docker 20.10, both daemons running at once and measured in
+ * alternation (run by run, the order swapped every round), medians and ratios:
+ *
+ * - small requests, median of 20: `HEAD /containers/{id}/archive` (the CLI's stat of
+ *   the destination, as a raw API request), and the docker CLI copying one 4 KiB file
+ *   in and one out (the whole command);
+ * - throughput: a 256 MiB directory of mixed file sizes copied with the docker CLI into
+ *   (a new path) and out of a running busybox container, median of `iterations` runs
+ *   after one warm-up round.
+ *
+ * Nothing copied is deleted before the end: on a file system where inodes were freed in
+ * the last ~30 s, ext4 without a journal (this VM's) scans past every recently deleted
+ * inode on each creation (ialloc.c recently_deleted), which made a 10,000-file extraction
+ * take 5–9 s instead of 0.5–1 s and measured the previous round's `rm -rf`, not the copy.
+ *
+ * Usage (as root, after `npm run setup`):
+ *   node dist-test/bench/cp.js [iterations=5] [directory]
+ * `directory` (default the temp directory) holds the source tree, both engines' data
+ * roots and the copies out: `/dev/shm` puts them all on tmpfs, which measures the
+ * engines without ext4's allocator (above).
  * Writes the "docker cp" section of docs/benchmarks.md and prints the same table.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startTarget, type TargetKind } from '../test/helpers/target';
+import { startTarget, type Target } from '../test/helpers/target';
 import { fmt, importBusybox, median, timeCommand, writeSection } from './common';
 
 /** [count, size]: 4 × 32 MiB + 64 × 1 MiB + 2048 × 16 KiB + 8192 × 4 KiB = 256 MiB, 10308 files in 40 directories. */
@@ -19,6 +36,7 @@ const MIX: Array<[number, number]> = [
   [2048, 16 * 1024],
   [8192, 4 * 1024],
 ];
+const SMALL_RUNS = 20;
 
 function makeTree(dir: string): void {
   const chunk = randomBytes(1024 * 1024);
@@ -34,52 +52,143 @@ function makeTree(dir: string): void {
   }
 }
 
-async function engine(kind: TargetKind, src: string, n: number): Promise<{ cpIn: number[]; cpOut: number[] }> {
-  const t = await startTarget({ kind });
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-cp-out-'));
-  try {
-    await importBusybox(t);
-    const run = await t.docker(['run', '-d', '--name', 'cpbench', 'busybox', 'sleep', '100000']);
-    if (run.code !== 0) throw new Error(run.stderr);
-    const cpIn: number[] = [];
-    const cpOut: number[] = [];
-    for (let i = -1; i < n; i++) {
-      const tin = await timeCommand('docker', ['cp', src, `cpbench:/data${i + 1}`], t.env);
-      const tout = await timeCommand('docker', ['cp', `cpbench:/data${i + 1}`, path.join(out, `o${i + 1}`)], t.env);
-      fs.rmSync(path.join(out, `o${i + 1}`), { recursive: true, force: true });
-      await t.docker(['exec', 'cpbench', 'rm', '-rf', `/data${i + 1}`]);
-      if (i >= 0) { // the first round warms caches
-        cpIn.push(tin);
-        cpOut.push(tout);
-      }
-    }
-    return { cpIn, cpOut };
-  } finally {
-    await t.docker(['rm', '-f', 'cpbench']);
-    await t.stop();
-    fs.rmSync(out, { recursive: true, force: true });
+interface Engine {
+  name: 'stevedore' | 'docker';
+  t: Target;
+  out: string;
+  head: number[];
+  smallIn: number[];
+  smallOut: number[];
+  cpIn: number[];
+  cpOut: number[];
+  /** CPU ms of the daemon (with its reaped children: Docker's docker-untar/docker-tar) and of the CLI, per 256 MiB copy */
+  daemonIn: number[];
+  daemonOut: number[];
+  cliIn: number[];
+  cliOut: number[];
+}
+
+/** CPU ms a process and its reaped children used so far (utime + stime + cutime + cstime). */
+function procCpu(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * (1000 / 100);
+}
+
+/** The docker CLI under /usr/bin/time: wall ms and CPU ms. */
+function timeCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wall: number; cpu: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'docker', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+      const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(err);
+      if (code !== 0 || !m) reject(new Error(`docker ${args.join(' ')} exited ${code}: ${err}`));
+      else resolve({ wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 });
+    });
+  });
+}
+
+async function setup(name: Engine['name'], out: string, base: string): Promise<Engine> {
+  const t = await startTarget({ kind: name, dir: fs.mkdtempSync(path.join(base, 'stv-')) });
+  await importBusybox(t);
+  const run = await t.docker(['run', '-d', '--name', 'cpbench', 'busybox', 'sleep', '100000']);
+  if (run.code !== 0) throw new Error(run.stderr);
+  return { name, t, out, head: [], smallIn: [], smallOut: [], cpIn: [], cpOut: [], daemonIn: [], daemonOut: [], cliIn: [], cliOut: [] };
+}
+
+async function timeHead(e: Engine): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await e.t.request('HEAD', '/containers/cpbench/archive?path=%2Fetc%2Fpasswd');
+  if (r.status !== 200) throw new Error(`HEAD: ${r.status}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function small(e: Engine, file: string, i: number): Promise<void> {
+  e.head.push(await timeHead(e));
+  e.smallIn.push(await timeCommand('docker', ['cp', file, `cpbench:/tmp/s${i}`], e.t.env));
+  e.smallOut.push(await timeCommand('docker', ['cp', 'cpbench:/etc/passwd', path.join(e.out, `${e.name}-s${i}`)], e.t.env));
+}
+
+async function big(e: Engine, src: string, i: number, keep: boolean): Promise<void> {
+  const c0 = procCpu(e.t.pid);
+  const tin = await timeCli(['cp', src, `cpbench:/data${i}`], e.t.env);
+  const c1 = procCpu(e.t.pid);
+  const tout = await timeCli(['cp', `cpbench:/data${i}`, path.join(e.out, `${e.name}-o${i}`)], e.t.env);
+  const c2 = procCpu(e.t.pid);
+  if (keep) {
+    e.cpIn.push(tin.wall);
+    e.cpOut.push(tout.wall);
+    e.cliIn.push(tin.cpu);
+    e.cliOut.push(tout.cpu);
+    e.daemonIn.push(c1 - c0);
+    e.daemonOut.push(c2 - c1);
   }
+}
+
+/** The file system type of `dir` (from /proc/mounts: the longest mount point above it). */
+function fsType(dir: string): string {
+  let best = '';
+  let type = '?';
+  for (const line of fs.readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const [, mnt, t] = line.split(' ');
+    if (mnt && t && (dir === mnt || dir.startsWith(mnt === '/' ? '/' : `${mnt}/`)) && mnt.length > best.length) {
+      best = mnt;
+      type = t;
+    }
+  }
+  return type;
 }
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 5);
-  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-cp-src-'));
+  const base = process.argv[3] ?? os.tmpdir();
+  const src = fs.mkdtempSync(path.join(base, 'stv-cp-src-'));
+  // one output directory for both engines: their copies out are siblings, so ext4
+  // places them alike (a directory's inodes come from its parent's block group first)
+  const out = fs.mkdtempSync(path.join(base, 'stv-cp-out-'));
+  const engines: Engine[] = [];
   try {
     makeTree(src);
-    const s = await engine('stevedore', src, n);
-    const d = await engine('docker', src, n);
+    const one = path.join(src, 'one');
+    fs.writeFileSync(one, randomBytes(4096));
+    engines.push(await setup('stevedore', out, base), await setup('docker', out, base));
+    // small requests: one warm-up, then alternating, the order swapped every round
+    for (const e of engines) await small(e, one, -1);
+    for (const e of engines) e.head.length = e.smallIn.length = e.smallOut.length = 0;
+    for (let i = 0; i < SMALL_RUNS; i++) for (const e of i % 2 ? [...engines].reverse() : engines) await small(e, one, i);
+    // 256 MiB: a warm-up round, then n, alternating
+    for (let i = -1; i < n; i++) for (const e of i % 2 ? [...engines].reverse() : engines) await big(e, src, i + 1, i >= 0);
+    const [s, d] = engines as [Engine, Engine];
     const row = (what: string, a: number[], b: number[]) => `| ${what} | ${fmt(median(a))} | ${fmt(median(b))} | ${(median(a) / median(b)).toFixed(2)} |`;
+    const load = os.loadavg()[0]!.toFixed(1);
     const body = [
-      `256 MiB in 10,308 files (4 × 32 MiB, 64 × 1 MiB, 2,048 × 16 KiB, 8,192 × 4 KiB) in 40 directories, copied with the docker CLI into (a new path) and out of a running busybox container; median of ${n} runs after one warm-up (\`node dist-test/bench/cp.js ${n}\`, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}).`,
+      `Both daemons running at once and measured in alternation (the order swapped every round); files in ${base} (${fsType(base)}); ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, load average ${load} at the end (\`node dist-test/bench/cp.js ${n}\`). Small requests: median of ${SMALL_RUNS} after one warm-up — the HEAD is a raw API request (what \`docker cp\` sends first), the 1-file copies are whole docker CLI commands (4 KiB in, /etc/passwd out). 256 MiB: 10,308 files (4 × 32 MiB, 64 × 1 MiB, 2,048 × 16 KiB, 8,192 × 4 KiB) in 40 directories, into a new path and out of a running busybox container, median of ${n} runs after one warm-up; nothing is deleted until the end (see below). CPU: the daemon's (with its reaped children: Docker's \`docker-untar\`/\`docker-tar\`) and the CLI's, per copy, medians.`,
       '',
       '| docker cp | stevedore | Docker 20.10 | ratio |',
       '|---|---|---|---|',
-      row('host → container', s.cpIn, d.cpIn),
-      row('container → host', s.cpOut, d.cpOut),
+      row('HEAD /containers/{id}/archive', s.head, d.head),
+      row('1 file, host → container', s.smallIn, d.smallIn),
+      row('1 file, container → host', s.smallOut, d.smallOut),
+      row('256 MiB, host → container', s.cpIn, d.cpIn),
+      row('256 MiB, container → host', s.cpOut, d.cpOut),
+      row('256 MiB in: daemon CPU', s.daemonIn, d.daemonIn),
+      row('256 MiB in: docker CLI CPU', s.cliIn, d.cliIn),
+      row('256 MiB out: daemon CPU', s.daemonOut, d.daemonOut),
+      row('256 MiB out: docker CLI CPU', s.cliOut, d.cliOut),
     ].join('\n');
     writeSection('docker cp', body);
     process.stdout.write(body + '\n');
+    for (const e of engines) process.stdout.write(`${e.name}: in ${e.cpIn.map((x) => x.toFixed(0)).join(' ')} / out ${e.cpOut.map((x) => x.toFixed(0)).join(' ')} ms\n`);
   } finally {
+    for (const e of engines) {
+      await e.t.docker(['rm', '-f', 'cpbench']);
+      await e.t.stop();
+      fs.rmSync(e.t.dir, { recursive: true, force: true });
+    }
+    fs.rmSync(out, { recursive: true, force: true });
     fs.rmSync(src, { recursive: true, force: true });
   }
 }

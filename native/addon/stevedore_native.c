@@ -454,6 +454,11 @@ static napi_value js_waitpid_nohang(napi_env env, napi_callback_info info);
 static napi_value js_chroot_fd(napi_env env, napi_callback_info info);
 static napi_value js_open_tree(napi_env env, napi_callback_info info);
 static napi_value js_move_mount(napi_env env, napi_callback_info info);
+/* docker cp without a helper process (openat2, detached trees): defined after moveMount */
+static napi_value js_openat2(napi_env env, napi_callback_info info);
+static napi_value js_move_mount_at(napi_env env, napi_callback_info info);
+static napi_value js_chmod_at(napi_env env, napi_callback_info info);
+static napi_value js_write_file_at(napi_env env, napi_callback_info info);
 
 /* network namespaces and rtnetlink: defined in their own block at the end of the file */
 static napi_value js_netns_create(napi_env env, napi_callback_info info);
@@ -478,6 +483,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"chrootFd", NULL, js_chroot_fd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openTree", NULL, js_open_tree, NULL, NULL, NULL, napi_enumerable, NULL},
     {"moveMount", NULL, js_move_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"openat2", NULL, js_openat2, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"moveMountAt", NULL, js_move_mount_at, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chmodAt", NULL, js_chmod_at, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"writeFileAt", NULL, js_write_file_at, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netnsCreate", NULL, js_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netnsDelete", NULL, js_netns_delete, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netlinkOpen", NULL, js_netlink_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -786,6 +795,239 @@ static napi_value js_move_mount(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv) || !get_u32(env, argv[0], &fd) || !get_str(env, argv[1], tgt, sizeof tgt)) return NULL;
   if (syscall(SYS_move_mount, (int)fd, "", AT_FDCWD, tgt, MOVE_MOUNT_F_EMPTY_PATH) < 0) return throw_errno(env, "move_mount", tgt, errno);
   return undef(env);
+}
+
+/* ---- docker cp in the daemon: confined lookups on detached trees ----
+ * (src/daemon/containers/archive/rootview.ts; docs/archive.md "Confinement")
+ * openat2(dirfd, path, flags, mode, resolve) → fd: openat2(2) with `how` = {flags |
+ *   O_CLOEXEC, mode, resolve} (RESOLVE_* bits as the kernel defines them: NO_XDEV 1,
+ *   NO_MAGICLINKS 2, NO_SYMLINKS 4, BENEATH 8, IN_ROOT 0x10). Throws (code, syscall
+ *   'openat2', the path).
+ * moveMountAt(fromFd, toDirFd, toPath): move_mount(2) of the detached tree `fromFd` onto
+ *   `toPath` relative to `toDirFd` ("" = toDirFd itself, MOVE_MOUNT_T_EMPTY_PATH); the
+ *   target may itself be in a detached tree (Linux 6.15+), which is how the copy builds
+ *   a container's view (its root and its volumes) that no namespace ever shows.
+ * chmodAt(dirfd, name, mode): fchmodat2(2) with AT_SYMLINK_NOFOLLOW: never follows a
+ *   link in `name`'s last component (EOPNOTSUPP on a link). */
+#include <linux/openat2.h>
+#include <sys/uio.h>
+#include <time.h>
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+static int get_i32(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected an integer");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value js_openat2(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int32_t dirfd;
+  uint32_t flags, mode, resolve;
+  char p[PATH_BUF];
+  if (!get_args(env, info, 5, argv) || !get_i32(env, argv[0], &dirfd) || !get_str(env, argv[1], p, sizeof p) ||
+      !get_u32(env, argv[2], &flags) || !get_u32(env, argv[3], &mode) || !get_u32(env, argv[4], &resolve)) return NULL;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)flags | O_CLOEXEC;
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  how.resolve = resolve;
+  int fd;
+  do fd = (int)syscall(SYS_openat2, dirfd, p, &how, sizeof how); while (fd < 0 && errno == EAGAIN && (resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH)));
+  if (fd < 0) return throw_errno(env, "openat2", p, errno);
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+static napi_value js_move_mount_at(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t from, to;
+  char tgt[PATH_BUF];
+  if (!get_args(env, info, 3, argv) || !get_u32(env, argv[0], &from) || !get_u32(env, argv[1], &to) || !get_str(env, argv[2], tgt, sizeof tgt)) return NULL;
+  unsigned int fl = MOVE_MOUNT_F_EMPTY_PATH | (tgt[0] == '\0' ? MOVE_MOUNT_T_EMPTY_PATH : 0);
+  if (syscall(SYS_move_mount, (int)from, "", (int)to, tgt, fl) < 0) return throw_errno(env, "move_mount", tgt, errno);
+  return undef(env);
+}
+
+static napi_value js_chmod_at(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t dirfd, mode;
+  char name[PATH_BUF];
+  if (!get_args(env, info, 3, argv) || !get_u32(env, argv[0], &dirfd) || !get_str(env, argv[1], name, sizeof name) || !get_u32(env, argv[2], &mode)) return NULL;
+  if (syscall(SYS_fchmodat2, (int)dirfd, name, (mode_t)mode, AT_SYMLINK_NOFOLLOW) < 0) return throw_errno(env, "fchmodat2", name, errno);
+  return undef(env);
+}
+
+/* writeFileAt(dirfd, name, chunks, mode, uid, gid, mtime, chmod) → Promise<void>: on libuv's
+ * thread pool, one new regular file: openat(dirfd, name, O_WRONLY|O_CREAT|O_EXCL|
+ * O_NOFOLLOW, mode & 0777), writev of `chunks` (Buffers, kept referenced until done),
+ * fchown(uid, gid) when uid >= 0, fchmod(mode & 07777) when `chmod` (the caller knows
+ * its umask; reading it here would need umask(2) twice, racing other threads), futimens(mtime, mtime) (mtime: seconds, fractional), close. The
+ * extractor (fdtar.ts) runs several at once so the kernel's work for one file overlaps
+ * the parsing of the next. Rejects (code, errno, syscall, path = name); a file left
+ * half-written after a failure is unlinked. `dirfd` must stay open until it settles. */
+struct wf_job {
+  napi_async_work work;
+  napi_deferred deferred;
+  int dirfd;
+  char name[NAME_MAX + 1];
+  uint32_t n;
+  napi_ref *refs;
+  struct iovec *iov;
+  uint32_t mode;
+  int64_t uid, gid;
+  double mtime;
+  bool chmod;
+  int err;
+  const char *syscall;
+};
+
+static void wf_execute(napi_env env, void *data) {
+  (void)env;
+  struct wf_job *j = data;
+  int fd = openat(j->dirfd, j->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, j->mode & 0777);
+  if (fd < 0) {
+    j->err = errno;
+    j->syscall = "open";
+    return;
+  }
+  uint32_t i = 0;
+  while (i < j->n) {
+    ssize_t w = writev(fd, j->iov + i, (int)((j->n - i) > 1024 ? 1024 : (j->n - i)));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      j->err = errno;
+      j->syscall = "write";
+      goto fail;
+    }
+    while (i < j->n && (size_t)w >= j->iov[i].iov_len) w -= (ssize_t)j->iov[i++].iov_len;
+    if (i < j->n) {
+      j->iov[i].iov_base = (char *)j->iov[i].iov_base + w;
+      j->iov[i].iov_len -= (size_t)w;
+    }
+  }
+  if (j->uid >= 0 && fchown(fd, (uid_t)j->uid, (gid_t)j->gid) < 0) {
+    j->err = errno;
+    j->syscall = "fchown";
+    goto fail;
+  }
+  if (j->chmod && fchmod(fd, j->mode & 07777) < 0) {
+    j->err = errno;
+    j->syscall = "fchmod";
+    goto fail;
+  }
+  struct timespec ts[2];
+  ts[0].tv_sec = (time_t)j->mtime;
+  ts[0].tv_nsec = (long)((j->mtime - (double)ts[0].tv_sec) * 1e9);
+  if (ts[0].tv_nsec < 0 || ts[0].tv_nsec >= 1000000000L) ts[0].tv_nsec = 0;
+  ts[1] = ts[0];
+  if (futimens(fd, ts) < 0) {
+    j->err = errno;
+    j->syscall = "futimens";
+    goto fail;
+  }
+  if (close(fd) < 0 && errno != EINTR) {
+    j->err = errno;
+    j->syscall = "close";
+    unlinkat(j->dirfd, j->name, 0);
+  }
+  return;
+fail:
+  close(fd);
+  unlinkat(j->dirfd, j->name, 0);
+}
+
+static void wf_complete(napi_env env, napi_status status, void *data) {
+  struct wf_job *j = data;
+  if (status != napi_ok && !j->err) {
+    j->err = ECANCELED;
+    j->syscall = "writeFileAt";
+  }
+  if (j->err) napi_reject_deferred(env, j->deferred, errno_error(env, j->syscall, j->name, j->err));
+  else napi_resolve_deferred(env, j->deferred, undef(env));
+  for (uint32_t i = 0; i < j->n; i++) napi_delete_reference(env, j->refs[i]);
+  napi_delete_async_work(env, j->work);
+  free(j->refs);
+  free(j->iov);
+  free(j);
+}
+
+static napi_value js_write_file_at(napi_env env, napi_callback_info info) {
+  napi_value argv[8], promise, resname;
+  uint32_t dirfd, mode, n = 0;
+  int64_t uid, gid;
+  double mtime;
+  struct wf_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "writeFileAt", NULL, ENOMEM);
+  if (!get_args(env, info, 8, argv) || !get_u32(env, argv[0], &dirfd) || !get_str(env, argv[1], j->name, sizeof j->name) ||
+      napi_get_array_length(env, argv[2], &n) != napi_ok || !get_u32(env, argv[3], &mode) ||
+      napi_get_value_int64(env, argv[4], &uid) != napi_ok || napi_get_value_int64(env, argv[5], &gid) != napi_ok ||
+      napi_get_value_double(env, argv[6], &mtime) != napi_ok || napi_get_value_bool(env, argv[7], &j->chmod) != napi_ok) {
+    free(j);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_type_error(env, NULL, "writeFileAt(dirfd, name, chunks, mode, uid, gid, mtime, chmod)");
+    return NULL;
+  }
+  if (j->name[0] == '\0' || strchr(j->name, '/') || !strcmp(j->name, ".") || !strcmp(j->name, "..")) {
+    free(j);
+    napi_throw_type_error(env, NULL, "writeFileAt: name must be one path component");
+    return NULL;
+  }
+  j->dirfd = (int)dirfd;
+  j->mode = mode;
+  j->uid = uid;
+  j->gid = gid;
+  j->mtime = mtime;
+  j->n = n;
+  j->refs = calloc(n ? n : 1, sizeof *j->refs);
+  j->iov = calloc(n ? n : 1, sizeof *j->iov);
+  if (!j->refs || !j->iov) {
+    free(j->refs);
+    free(j->iov);
+    free(j);
+    return throw_errno(env, "writeFileAt", NULL, ENOMEM);
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value b;
+    void *p = NULL;
+    size_t len = 0;
+    bool is_buf = false;
+    if (napi_get_element(env, argv[2], i, &b) != napi_ok || napi_is_buffer(env, b, &is_buf) != napi_ok || !is_buf ||
+        napi_get_buffer_info(env, b, &p, &len) != napi_ok || napi_create_reference(env, b, 1, &j->refs[i]) != napi_ok) {
+      for (uint32_t k = 0; k < i; k++) napi_delete_reference(env, j->refs[k]);
+      free(j->refs);
+      free(j->iov);
+      free(j);
+      napi_throw_type_error(env, NULL, "writeFileAt: chunks must be Buffers");
+      return NULL;
+    }
+    j->iov[i].iov_base = p;
+    j->iov[i].iov_len = len;
+  }
+  napi_create_string_utf8(env, "stevedore:writeFileAt", NAPI_AUTO_LENGTH, &resname);
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, resname, wf_execute, wf_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    for (uint32_t k = 0; k < n; k++) napi_delete_reference(env, j->refs[k]);
+    free(j->refs);
+    free(j->iov);
+    free(j);
+    napi_throw_error(env, NULL, "writeFileAt: cannot queue the work");
+    return NULL;
+  }
+  return promise;
 }
 
 /* ---- network namespaces and rtnetlink ----

@@ -49,8 +49,17 @@ void flush_client(struct client *c)
 		c->out = NULL;
 		c->outcap = 0;
 	}
-	if (c->closing)
-		drop(c);
+	if (!c->closing)
+		return;
+	if (c->mode == C_ATTACH && !c->in_eof) {
+		if (!c->draining) {
+			shutdown(c->fd, SHUT_WR);
+			c->draining = 1;
+			clock_gettime(CLOCK_MONOTONIC, &c->drain_since);
+		}
+		return; /* dropped when it hangs up (client_readable) or after CLIENT_LINGER_MS */
+	}
+	drop(c);
 }
 
 /* Appends the bytes of iov[] after the first `skip` to a client's queue; an observer
@@ -232,6 +241,10 @@ void client_readable(struct client *c)
 			return;
 		}
 		if (r == 0) {
+			if (c->draining) {
+				drop(c);
+				return;
+			}
 			c->in_eof = 1;
 			/* As Docker: a client's EOF closes the process's stdin only without a tty. */
 			if (c->want_in && !c->closing && p->stdin_once && !p->tty)

@@ -206,6 +206,15 @@ static void loop(int listen_fd, int sig_fd)
 			struct client *c = &clients[i];
 			if (c->fd < 0)
 				continue;
+			if (c->draining) {
+				long left = CLIENT_LINGER_MS - ms_since(&c->drain_since);
+				if (left <= 0) {
+					drop(c);
+					continue;
+				}
+				if (timeout < 0 || left < timeout)
+					timeout = (int)left;
+			}
 			short ev = 0;
 			struct proc *p = &procs[c->proc];
 			int wants_stdin_room = c->mode == C_ATTACH && c->want_in && p->in_fd >= 0 && !c->closing;

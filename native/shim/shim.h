@@ -46,6 +46,7 @@
 #define MAX_RT_ARGS 16
 #define MAX_LOG_ARGS 32
 #define DRAIN_MS 2000 /* after a process exits, wait this long at most for its stdio EOF */
+#define CLIENT_LINGER_MS 2000 /* a drained attach client that does not hang up is closed after this */
 #define MAX_PROCS 33   /* the container's init (procs[0]) and up to 32 exec processes */
 #define EID_MAX 64
 
@@ -83,6 +84,11 @@ struct client {
 	enum cmode mode;
 	int proc; /* index in procs[] of the process attached to / waited for */
 	int want_in, want_out, want_err, in_eof, closing;
+	/* An attach client whose process ended: all output was sent and its write side shut
+	 * (the peer reads EOF); its input is read and dropped until it hangs up, so that
+	 * input in flight does not make the peer's writes fail and lose unread output. */
+	int draining;
+	struct timespec drain_since;
 	enum framing framing;
 	/* The process's own consumer (attached before the container started, as `docker run`
 	 * and `docker start -a` are, or the connection that started an exec): it is never

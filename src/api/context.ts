@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../engine/errdefs';
 import type { Logger } from '../engine/log';
 import { type GoType, goDecode } from './jsonfold';
-import { type ApiVersion, versionAtLeast, versionLessThan } from './version';
+import { type ApiVersion, MAX_API_VERSION, versionAtLeast, versionLessThan } from './version';
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
@@ -326,8 +326,9 @@ function readChunk(sock: Duplex): Promise<Buffer | null> {
 }
 
 /** Headers Docker puts on every response. */
-export function commonHeaders(version: ApiVersion): Record<string, string> {
-  return { 'Api-Version': version, Ostype: 'linux', Server: SERVER_HEADER };
+export function commonHeaders(_version: ApiVersion): Record<string, string> {
+  // Docker's Api-Version is the daemon's own (highest) version whatever the request's: clients negotiate with it
+  return { 'Api-Version': MAX_API_VERSION, Ostype: 'linux', Server: SERVER_HEADER };
 }
 
 export const SERVER_HEADER = 'stevedore/0.1.0 (linux)';

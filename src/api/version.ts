@@ -1,6 +1,7 @@
 /**
  * Engine API version negotiation. Every route is served bare and under /v{major}.{minor}/;
- * a bare path means the highest version we implement, as in Docker.
+ * a bare path means the highest version we implement (1.52), as in Docker. What differs
+ * between versions is in ./apiversions.ts.
  */
 import { StevedoreError, invalidArgument } from '../engine/errdefs';
 

@@ -102,11 +102,13 @@ describe('images', () => {
     assert.equal(img.RootFS.Type, 'layers');
     assert.equal(img.RootFS.Layers.length, 1);
     assert.ok(img.Size > 1_000_000, `size ${img.Size}`);
-    assert.equal(img.VirtualSize, img.Size);
+    // the CLI 28 speaks 1.50 with stevedore (VirtualSize gone at 1.44, ContainerConfig at 1.45), 1.41 with Docker 20.10
+    const old = t.kind === 'docker';
+    assert.equal(img.VirtualSize, old ? img.Size : undefined);
     assert.equal(img.GraphDriver.Name, 'overlay2');
     assert.ok(img.GraphDriver.Data.UpperDir, 'UpperDir');
     assert.notEqual(img.Metadata.LastTagTime, '0001-01-01T00:00:00Z');
-    assert.equal(typeof img.ContainerConfig, 'object');
+    assert.equal(typeof img.ContainerConfig, old ? 'object' : 'undefined');
     // same lookups by ID, short ID and sha256: prefix
     assert.equal((await inspect(id.slice(7, 19))).Id, id);
     assert.equal((await inspect(id.slice(0, 19))).Id, id);

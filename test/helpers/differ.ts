@@ -27,12 +27,17 @@ export function jsonType(v: unknown): JsonType {
 export function stringFormat(s: string): string {
   if (s === '') return 'empty';
   if (s === '0001-01-01T00:00:00Z') return 'zero-time';
-  if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{1,9}(Z|[+-]\d\d:\d\d)$/.test(s)) return 'rfc3339nano';
+  // Go's RFC3339Nano drops trailing zeros: a nanosecond clock shows 1 to 3 digits once in a million
+  if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{4,9}(Z|[+-]\d\d:\d\d)$/.test(s)) return 'rfc3339nano';
+  if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{1,3}(Z|[+-]\d\d:\d\d)$/.test(s)) return 'rfc3339milli';
   if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/.test(s)) return 'rfc3339';
   if (/^sha256:[0-9a-f]{64}$/.test(s)) return 'sha256-digest';
   if (/^[0-9a-f]{64}$/.test(s)) return 'hex64';
   if (/^[0-9a-f]{12}$/.test(s)) return 'hex12';
   if (/^\d+$/.test(s)) return 'decimal-string';
+  if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(s)) return 'mac';
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) return 'ipv4';
+  if (/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(s)) return 'cidr4';
   if (s.startsWith('/')) return 'abs-path';
   return 'text';
 }
@@ -48,7 +53,10 @@ export interface CompareOptions {
    * fields: only the value shapes under them are compared, one against another.
    */
   maps?: string[];
-  /** Paths whose values must be equal (after `normalize`), not only of the same shape. */
+  /**
+   * Paths whose values must be equal (after `normalize`), not only of the same shape. A
+   * `*` segment stands for any one key (`.*.status`: the `status` of every entry of a map).
+   */
   values?: string[];
   /** Paths not compared at all (with the reason in the caller's comment). */
   skip?: string[];
@@ -69,9 +77,11 @@ export function compareShapes(check: string, ours: unknown, theirs: unknown, o: 
     if (!out.has(key)) out.set(key, { key, detail });
   };
   const norm = o.normalize ?? ((s: string) => s);
+  const patterns = (o.values ?? []).filter((v) => v.includes('*')).map((v) => new RegExp(`^${v.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*')}$`));
+  const isValued = (p: string) => (o.values?.includes(p) ?? false) || patterns.some((r) => r.test(p));
   const walk = (p: string, a: unknown, b: unknown, inValues = false): void => {
     if (o.skip?.includes(p)) return;
-    const valued = inValues || (o.values?.includes(p) ?? false);
+    const valued = inValues || isValued(p);
     const ta = jsonType(a);
     const tb = jsonType(b);
     if (ta !== tb) {

@@ -1,11 +1,13 @@
 /**
  * Two engines side by side for the differential suite: stevedore and Docker 20.10, each
- * on its own temporary socket, data root and exec root (Docker with the harness's
- * --bridge none --iptables=false), given the same state by the same CLI commands.
+ * on its own temporary socket, data root and exec root, each with a default bridge of its
+ * own (the harness's `startTarget({ network: true })`: a unique bridge name and 10.x.y.0/24),
+ * given the same state by the same CLI commands.
  */
 import { execFileSync } from 'node:child_process';
 import { importBusybox } from './busybox';
 import { removeAllContainers } from './containers';
+import { freeSubnet24 } from './network';
 import { type Target, startTarget } from './target';
 
 /** Why the pair cannot run here, or undefined when it can. */
@@ -31,6 +33,8 @@ export interface Prepared {
   since: number;
   until: number;
   ids: Record<string, string>;
+  /** subnets of this engine's own (distinct from the other engine's): `made` for a network a check creates */
+  subnets: Record<string, string>;
 }
 
 async function ok(t: Target, args: string[]): Promise<string> {
@@ -45,17 +49,34 @@ async function api(t: Target, method: string, p: string, body?: unknown): Promis
   return r.body ? (JSON.parse(r.body) as Record<string, unknown>) : {};
 }
 
+/** `n` distinct free 10.x.y.0/24 subnets, none in `taken`. */
+function subnets(n: number, taken: Set<string>): string[] {
+  const out: string[] = [];
+  while (out.length < n) {
+    const s = freeSubnet24();
+    if (!taken.has(s)) taken.add(s), out.push(s);
+  }
+  return out;
+}
+
 /**
  * The same state on one engine: busybox (imported), a tag, a running container with an
  * exec that ran and one never started, an exited one (exit 3), a created one (and one with a memory limit, and one renamed), a no-change
- * commit of a container that ran, a commit with changes, and one `top`.
+ * commit of a container that ran, a commit with changes, and one `top`; a user network
+ * (`diff-net`, labelled, own subnet) with a running container on it (`diff-netc`: an
+ * alias, a published port, a health check, the named volume `diff-vol`), an unused
+ * network and volume (for the prunes).
  */
-export async function prepare(t: Target): Promise<Prepared> {
+export async function prepare(t: Target, taken: Set<string>): Promise<Prepared> {
   const since = Math.floor(Date.now() / 1000) - 1;
+  const [net, unused, made, bad] = subnets(4, taken) as [string, string, string, string];
   await importBusybox(t);
   const ids: Record<string, string> = {};
   ids.busybox = (await api(t, 'GET', '/images/busybox/json')).Id as string;
   await ok(t, ['tag', 'busybox:latest', 'diff/busybox:v1']);
+  // a tag removed again: an `untag` event in the window
+  await ok(t, ['tag', 'busybox:latest', 'diff/busybox:untagged']);
+  await ok(t, ['rmi', 'diff/busybox:untagged']);
   ids.run = await ok(t, ['run', '-d', '--name', 'diff-run', '--label', 'role=run', 'busybox', 'sh', '-c', 'sleep 1000; echo done']);
   const ex = await t.docker(['run', '--name', 'diff-exited', '--label', 'role=exited', '--log-opt', 'labels=role', 'busybox', 'sh', '-c', 'echo hi > /made; exit 3']);
   if (ex.code !== 3) throw new Error(`${t.kind}: diff-exited exited ${ex.code}: ${ex.stderr}`);
@@ -76,15 +97,27 @@ export async function prepare(t: Target): Promise<Prepared> {
   }
   ids.execIdle = (await api(t, 'POST', '/containers/diff-run/exec', { Cmd: ['echo', 'idle'] })).Id as string;
   await api(t, 'GET', '/containers/diff-run/top');
+  for (const n of ['bridge', 'host', 'none']) ids[`${n}Net`] = (await api(t, 'GET', `/networks/${n}`)).Id as string;
+  ids.net = await ok(t, ['network', 'create', '--label', 'role=net', '--subnet', net, 'diff-net']);
+  ids.netUnused = await ok(t, ['network', 'create', '--subnet', unused, 'diff-net-unused']);
+  await ok(t, ['volume', 'create', '--label', 'role=vol', 'diff-vol']);
+  await ok(t, ['volume', 'create', 'diff-vol-unused']);
+  ids.netc = await ok(t, ['run', '-d', '--name', 'diff-netc', '--network', 'diff-net', '--network-alias', 'web', '-p', '127.0.0.1::80', '--label', 'role=netc', '--health-cmd', 'true', '--health-interval', '1s', '-v', 'diff-vol:/data', 'busybox', 'sleep', '1000']);
+  // the health check's first result (both engines then show `healthy`; left as it is when it never comes)
+  for (let i = 0; i < 100; i++) {
+    const st = (await api(t, 'GET', '/containers/diff-netc/json')).State as { Health?: { Status?: string } };
+    if (st.Health?.Status !== 'starting') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   // `until` is a whole second: wait until it has passed, so that no later request's event falls before it
   const until = Math.floor(Date.now() / 1000) + 1;
   await new Promise((r) => setTimeout(r, until * 1000 + 50 - Date.now()));
-  return { t, since, until, ids };
+  return { t, since, until, ids, subnets: { net, unused, made, bad } };
 }
 
 /** Starts both engines (in parallel) and prepares each; stops both on failure. */
 export async function startPair(): Promise<{ ours: Prepared; theirs: Prepared }> {
-  const started = await Promise.allSettled([startTarget({ kind: 'stevedore' }), startTarget({ kind: 'docker' })]);
+  const started = await Promise.allSettled([startTarget({ kind: 'stevedore', network: true }), startTarget({ kind: 'docker', network: true })]);
   const targets = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s) => s.status === 'rejected');
   if (failed) {
@@ -94,8 +127,9 @@ export async function startPair(): Promise<{ ours: Prepared; theirs: Prepared }>
   const [ours, theirs] = targets as [Target, Target];
   try {
     // one after the other: two daemons preparing at once on two cores only race the clock
-    const p1 = await prepare(ours);
-    const p2 = await prepare(theirs);
+    const taken = new Set([ours.network!.bridge.subnet, theirs.network!.bridge.subnet]);
+    const p1 = await prepare(ours, taken);
+    const p2 = await prepare(theirs, taken);
     return { ours: p1, theirs: p2 };
   } catch (err) {
     await stopPair(ours, theirs);

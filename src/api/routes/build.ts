@@ -14,13 +14,15 @@ import { invalidArgument } from '../../engine/errdefs';
 import type { RequestContext } from '../context';
 import { describeError } from '../errors';
 import type { Route } from '../router';
+import { queryFor } from '../apiversions';
 import { detachedBody, writeLine } from '../streams';
 
 /** What the build routes need of the daemon. */
 export interface BuildBackend {
   /** Runs a build; returns the image ID. */
   build(r: BuildRequest): Promise<string>;
-  prune(): unknown;
+  /** Throws invalid-argument for a filter or `keep-storage` Docker refuses. */
+  prune(filters: Map<string, string[]>, opts: { keepStorage?: string }): unknown;
   /** the exit code of a failed RUN error, for `errorDetail.code` */
   errorCode(err: unknown): number | undefined;
 }
@@ -154,6 +156,6 @@ async function build(b: BuildBackend, ctx: RequestContext): Promise<void> {
 export function buildRoutes(b: BuildBackend): Route[] {
   return [
     { method: 'POST', path: '/build', handler: (ctx) => build(b, ctx) },
-    { method: 'POST', path: '/build/prune', handler: async (ctx) => ctx.send(200, b.prune()) },
+    { method: 'POST', path: '/build/prune', handler: async (ctx) => ctx.send(200, b.prune(ctx.filters(), { keepStorage: queryFor(ctx, 'POST /build/prune').get('keep-storage') ?? '' })) },
   ];
 }

@@ -4,6 +4,7 @@
  * Thin: parse and validate, call the backend, serialize and frame.
  */
 import * as net from 'node:net';
+import { createdNano, keptByUntil, matchPruneLabels, pruneUntil, UNTIL_AND_LABELS, validatePruneFilters } from '../../daemon/system/prune-filters';
 import type { AttachRequest, AttachStream, CreateRequest, WaitCondition } from '../../daemon/containers/service';
 import { parseCreateBody, parseUpdateBody } from '../../daemon/containers/validate';
 import { type ImageGraph, containerSizes, listSummaries } from '../../daemon/containers/list';
@@ -11,7 +12,7 @@ import type { ContainerPaths } from '../../daemon/containers/files';
 import type { ContainerRecord } from '../../daemon/containers/model';
 import type { HostConfig } from '../../daemon/containers/types';
 import { inspectView } from '../../daemon/containers/views';
-import { type ContainerLogsRequest, type LogEntry, detailsPrefix, parseTimestamp } from '../../daemon/containers/logs';
+import { type ContainerLogsRequest, type LogEntry, detailsPrefix, parseTimestamp, rfc3339NanoFixed } from '../../daemon/containers/logs';
 import type { StatsDocument, StatsOptions } from '../../daemon/containers/stats';
 import { top, validatePsArgs } from '../../daemon/containers/top';
 import { StevedoreError, invalidArgument, kindOf } from '../../engine/errdefs';
@@ -21,6 +22,7 @@ import type { Route } from '../router';
 import { STDERR, STDOUT, frame, writeChunk } from '../streams';
 import { parseDetachKeys } from '../../daemon/exec/keys';
 import { splice } from '../../daemon/exec/splice';
+import { queryFor, refused, shapeFor, startConsoleSize, streamContentType, versionedBody } from '../apiversions';
 
 // ---------- backend: what these routes need of the daemon (moby's router/container/backend.go) ----------
 
@@ -93,21 +95,18 @@ export interface ContainersBackend {
 }
 
 async function create(b: ContainersBackend, ctx: RequestContext): Promise<void> {
-  const body = await ctx.json(MAX_JSON_BODY, ContainerCreateBody);
+  const { body, warnings } = await versionedBody(ctx, 'POST /containers/create', MAX_JSON_BODY, ContainerCreateBody); // API versions: src/api/apiversions.ts
   const { config, hostConfig } = parseCreateBody(body);
   const name = ctx.string('name');
   const networkingConfig = (body as { NetworkingConfig?: CreateRequest['networkingConfig'] } | null)?.NetworkingConfig;
-  // Before API 1.44 a container is created on one network (Docker 20.10's verifyNetworkingConfig)
-  const endpoints = Object.keys(networkingConfig?.EndpointsConfig ?? {});
-  if (endpoints.length > 1 && ctx.versionLessThan('1.44')) throw invalidArgument(`Container cannot be connected to network endpoints: ${endpoints.sort().join(', ')}`);
   const r = await b.containers.create({ ...(name ? { name } : {}), config, hostConfig, ...(networkingConfig ? { networkingConfig } : {}) });
-  ctx.send(201, { Id: r.id, Warnings: r.warnings });
+  ctx.send(201, { Id: r.id, Warnings: r.warnings.length || warnings.length ? [...r.warnings, ...warnings] : r.warnings });
 }
 
 async function list(b: ContainersBackend, ctx: RequestContext): Promise<void> {
   const limit = ctx.int('limit');
   const o = { all: ctx.bool('all'), filters: ctx.filters(), size: ctx.bool('size'), ...(limit !== undefined ? { limit } : {}) };
-  ctx.send(200, await listSummaries(b, o));
+  ctx.send(200, shapeFor(ctx.version, 'GET /containers/json', await listSummaries(b, o), { health: (cid) => b.containers.get(cid).health }));
 }
 
 async function inspect(b: ContainersBackend, ctx: RequestContext): Promise<void> {
@@ -122,7 +121,7 @@ async function inspect(b: ContainersBackend, ctx: RequestContext): Promise<void>
     ...(sizes ? { sizeRw: sizes.rw, sizeRootFs: sizes.rootFs } : {}),
   });
   if (b.execIds) view.ExecIDs = b.execIds(c.id);
-  ctx.send(200, view);
+  ctx.send(200, shapeFor(ctx.version, 'GET /containers/{id}/json', view));
 }
 
 const CONDITIONS = new Set(['not-running', 'next-exit', 'removed', '']);
@@ -163,14 +162,15 @@ async function logs(b: ContainersBackend, ctx: RequestContext): Promise<void> {
   });
   const tty = c.config.Tty === true;
   // Docker 20.10 (API 1.41) sets no Content-Type on logs; the raw/multiplexed stream
-  // types came with API 1.42, beyond what we serve.
+  // types came with API 1.42 (src/api/apiversions.ts).
   const res = ctx.response;
-  res.writeHead(200);
+  const logsType = streamContentType(ctx.version, tty);
+  res.writeHead(200, logsType ? { 'Content-Type': logsType } : {});
   res.flushHeaders();
   try {
     for await (const e of entries) {
       // moby's WriteLogStream: [timestamp ' '] [details ' '] line
-      const head = (timestamps ? e.time + ' ' : '') + (details ? detailsPrefix(e.attrs ?? {}) : '');
+      const head = (timestamps ? rfc3339NanoFixed(e.time) + ' ' : '') + (details ? detailsPrefix(e.attrs ?? {}) : '');
       const payload = head ? Buffer.concat([Buffer.from(head), e.log]) : e.log;
       const chunk = tty ? payload : frame(e.stream === 'stderr' ? STDERR : STDOUT, payload);
       if (!(await writeChunk(res, chunk)) || signal.aborted) break;
@@ -190,7 +190,7 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
   const tty = c.config.Tty === true;
   const stdin = opts.stdin && c.config.OpenStdin === true;
   await ctx.discardBody(); // as Docker: an attach has no body; stdin starts after the upgrade
-  const sock = ctx.hijack();
+  const sock = ctx.hijack({ contentType: streamContentType(ctx.version, tty, 'application/vnd.docker.raw-stream')! });
   sock.on('error', () => {});
   const ac = new AbortController();
   sock.on('close', () => ac.abort());
@@ -242,7 +242,7 @@ async function stats(b: ContainersBackend, ctx: RequestContext): Promise<void> {
   const res = ctx.startStream(200, 'application/json');
   try {
     for (let r = first; !r.done; r = await docs.next()) {
-      if (!(await writeChunk(res, JSON.stringify(r.value) + '\n'))) break;
+      if (!(await writeChunk(res, JSON.stringify(shapeFor(ctx.version, 'GET /containers/{id}/stats', r.value)) + '\n'))) break;
     }
   } finally {
     await docs.return?.();
@@ -251,25 +251,11 @@ async function stats(b: ContainersBackend, ctx: RequestContext): Promise<void> {
 }
 
 async function prune(b: ContainersBackend, ctx: RequestContext): Promise<void> {
+  // moby's ContainerPrune: filters until, label, label! (daemon/system/prune-filters.ts)
   const f = ctx.filters();
-  for (const k of f.keys()) if (!['until', 'label', 'label!'].includes(k)) throw invalidArgument(`Invalid filter '${k}'`);
-  let until: number | undefined;
-  for (const u of f.get('until') ?? []) {
-    const n = /^\d+(\.\d+)?$/.test(u) ? Number(u) * 1000 : Date.parse(u);
-    if (Number.isNaN(n)) throw invalidArgument(`invalid filter 'until=${u}'`);
-    until = n;
-  }
-  const labelOk = (labels: Record<string, string>, spec: string) => {
-    const i = spec.indexOf('=');
-    return i < 0 ? spec in labels : labels[spec.slice(0, i)] === spec.slice(i + 1);
-  };
-  const r = await b.containers.prune((c) => {
-    const labels = c.config.Labels ?? {};
-    if (until !== undefined && Date.parse(c.created) >= until) return false;
-    if (!(f.get('label') ?? []).every((s) => labelOk(labels, s))) return false;
-    if ((f.get('label!') ?? []).some((s) => labelOk(labels, s))) return false;
-    return true;
-  });
+  validatePruneFilters(f, UNTIL_AND_LABELS);
+  const until = pruneUntil(f);
+  const r = await b.containers.prune((c) => !keptByUntil(until, createdNano(c.created)) && matchPruneLabels(f, c.config.Labels));
   ctx.send(200, { ContainersDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
 }
 
@@ -298,6 +284,7 @@ export function containerRoutes(b: ContainersBackend): Route[] {
           }
         }
         await svc.start(id(ctx));
+        await startConsoleSize(svc, id(ctx), ctx.version); // API 1.42's HostConfig.ConsoleSize
         ctx.noContent();
       },
     },
@@ -305,7 +292,7 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'POST',
       path: '/containers/{id}/stop',
       handler: async (ctx) => {
-        await svc.stop(id(ctx), ctx.int('t'), ctx.string('signal'));
+        await svc.stop(id(ctx), ctx.int('t'), queryFor(ctx, 'POST /containers/{id}/stop').get('signal') ?? undefined);
         ctx.noContent();
       },
     },
@@ -313,6 +300,7 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'POST',
       path: '/containers/{id}/restart',
       handler: async (ctx) => {
+        if (queryFor(ctx, 'POST /containers/{id}/restart').get('signal')) throw refused('signal', '1.42'); // restart takes no signal here
         await svc.restart(id(ctx), ctx.int('t'));
         ctx.noContent();
       },
@@ -368,7 +356,7 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'POST',
       path: '/containers/{id}/update',
       handler: async (ctx) => {
-        const body = parseUpdateBody(await ctx.json(MAX_JSON_BODY, ContainerUpdateBody));
+        const body = parseUpdateBody((await versionedBody(ctx, 'POST /containers/{id}/update', MAX_JSON_BODY, ContainerUpdateBody)).body);
         const warnings = await svc.update(id(ctx), body);
         ctx.send(200, { Warnings: warnings });
       },

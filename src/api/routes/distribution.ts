@@ -12,6 +12,7 @@ import { DistributionService as Svc } from '../../daemon/distribution/service';
 import type { RequestContext } from '../context';
 import { describeError } from '../errors';
 import type { Route } from '../router';
+import { queryFor } from '../apiversions';
 import { jsonProgress, type JsonMessage } from '../streams';
 
 // ---------- backend: what these routes need of the daemon (moby's router/distribution/backend.go) ----------
@@ -62,10 +63,24 @@ export function pullHandler(b: { distribution: Pick<RegistryBackend, 'pull'> }):
   };
 }
 
+/**
+ * dockerd (20.10 to 27) without an `X-Registry-Auth` header reads the credentials from
+ * the body, the old format (docker-py sends `{}` there): an empty body or one that is
+ * not an auth object is a 400.
+ */
+async function bodyAuth(ctx: RequestContext): Promise<AuthConfig> {
+  const text = (await ctx.rawBody(64 * 1024)).toString('utf8');
+  if (text.trim() === '') throw invalidArgument('Bad parameters and missing X-Registry-Auth: EOF');
+  try {
+    return decodeAuthHeader(Buffer.from(text).toString('base64'));
+  } catch (err) {
+    throw invalidArgument(`Bad parameters and missing X-Registry-Auth: ${describeError(err).message}`);
+  }
+}
+
 async function push(b: DistributionBackend, ctx: RequestContext): Promise<void> {
-  // dockerd insists on the header (the CLI always sends one, maybe of empty credentials)
-  if (ctx.req.headers['x-registry-auth'] === undefined) throw invalidArgument('Bad parameters and missing X-Registry-Auth: EOF');
-  const auth = registryAuth(ctx);
+  queryFor(ctx, 'POST /images/{name}/push'); // API versions: src/api/apiversions.ts
+  const auth = ctx.req.headers['x-registry-auth'] === undefined ? await bodyAuth(ctx) : registryAuth(ctx);
   const signal = ctx.signal;
   ctx.req.resume();
   const name = ctx.param('name');

@@ -15,6 +15,7 @@ import { MAX_JSON_BODY, type RequestContext } from '../context';
 import { ExecCreateBody, ExecStartBody } from '../jsonfold';
 import type { Route } from '../router';
 import { FrameParser, STDOUT, frame } from '../streams';
+import { execCreateConsoleSize, execStartConsoleSize, queryFor, rememberExecConsoleSize, streamContentType, versionedBody } from '../apiversions';
 
 // ---------- backend: what these routes need of the daemon (moby's router/container exec backend) ----------
 
@@ -46,11 +47,12 @@ export interface ExecBackend {
 }
 
 const RAW = 'application/vnd.docker.raw-stream';
-const MULTIPLEXED = 'application/vnd.docker.multiplexed-stream';
 
 async function create(b: ExecBackend, ctx: RequestContext): Promise<void> {
-  const body = (await ctx.json(MAX_JSON_BODY, ExecCreateBody)) as ExecCreateRequest | undefined;
+  const { body, raw } = await versionedBody(ctx, 'POST /containers/{id}/exec', MAX_JSON_BODY, ExecCreateBody); // API versions: src/api/apiversions.ts
+  const consoleSize = execCreateConsoleSize(ctx.version, raw);
   const r = b.execs.create(ctx.param('id'), body as ExecCreateRequest);
+  rememberExecConsoleSize(r.id, consoleSize);
   ctx.send(201, { Id: r.id });
 }
 
@@ -82,7 +84,7 @@ function parseStartBody(body: unknown): StartBody {
 
 async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const id = ctx.param('id');
-  const opts = parseStartBody(await ctx.json(MAX_JSON_BODY, ExecStartBody));
+  const opts = execStartConsoleSize(ctx.version, id, parseStartBody(await ctx.json(MAX_JSON_BODY, ExecStartBody)));
   const e = b.execs.get(id);
   if (opts.detach) {
     await b.execs.start(id, opts);
@@ -97,7 +99,7 @@ async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
   // As Docker, the START request's Tty chooses the framing (stdcopy frames without it,
   // raw bytes with it), whatever the exec was created with; the exec's own Tty still
   // decides the pty, detach keys and stdin rules.
-  const contentType = !opts.tty && ctx.versionAtLeast('1.42') ? MULTIPLEXED : RAW;
+  const contentType = streamContentType(ctx.version, opts.tty, RAW)!;
   // As Docker: the connection is taken over first and the process started after, so
   // that no output can arrive in the same read as the response headers (clients such
   // as docker-py read the headers through a buffer and would lose it); errors from
@@ -156,7 +158,8 @@ async function attachWs(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const c = b.containers.get(ctx.param('id'));
   const detachKeys = parseDetachKeys(ctx.string('detachKeys'));
   if (!ctx.upgradeSocket) throw invalidArgument('websocket upgrade required');
-  const opts = { stdin: ctx.bool('stdin'), stdout: ctx.bool('stdout'), stderr: ctx.bool('stderr') };
+  const q = queryFor(ctx, 'GET /containers/{id}/attach/ws'); // before API 1.42 every stream is attached
+  const opts = { stdin: q.get('stdin') === '1' || ctx.bool('stdin'), stdout: q.get('stdout') === '1' || ctx.bool('stdout'), stderr: q.get('stderr') === '1' || ctx.bool('stderr') };
   const stream = ctx.bool('stream');
   const withLogs = ctx.bool('logs');
   const tty = c.config.Tty === true;

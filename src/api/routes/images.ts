@@ -14,6 +14,7 @@ import type { DeleteRecord, PruneReport } from '../../daemon/images/service';
 import type { HistoryItem, ImageInspect, ImageSummary } from '../../daemon/images/shapes';
 import { applyChanges } from '../../engine/images/changes';
 import type { RequestContext } from '../context';
+import { imageUsageFor, queryFor, shapeFor } from '../apiversions';
 import type { Route } from '../router';
 import { detachedBody, jsonError, jsonProgress, writeJsonLine } from '../streams';
 import { describeError } from '../errors';
@@ -53,6 +54,7 @@ export interface ImagesBackend {
  * in-band (the 200 is sent even when nothing else was), so the CLI prints it.
  */
 async function load(b: ImagesBackend, ctx: RequestContext): Promise<void> {
+  queryFor(ctx, 'POST /images/load');
   const quiet = ctx.bool('quiet', true);
   const signal = ctx.signal;
   const res = ctx.startStream(200, 'application/json');
@@ -109,6 +111,7 @@ async function create(b: ImagesBackend, ctx: RequestContext): Promise<void> {
  * writer does not take the connection down with it.
  */
 async function save(b: ImagesBackend, ctx: RequestContext, names: string[]): Promise<void> {
+  queryFor(ctx, 'GET /images/get'); // API versions: src/api/apiversions.ts
   const selection = b.images.selectForSave(names);
   const signal = ctx.signal;
   const res = ctx.response;
@@ -134,6 +137,7 @@ async function save(b: ImagesBackend, ctx: RequestContext, names: string[]): Pro
 }
 
 async function remove(b: ImagesBackend, ctx: RequestContext): Promise<void> {
+  queryFor(ctx, 'DELETE /images/{name}');
   const records = await b.images.remove(ctx.param('name'), { force: ctx.bool('force'), noprune: ctx.bool('noprune') });
   ctx.send(200, records);
 }
@@ -148,7 +152,8 @@ async function tag(b: ImagesBackend, ctx: RequestContext): Promise<void> {
 async function inspect(b: ImagesBackend, ctx: RequestContext): Promise<void> {
   const name = ctx.param('name');
   try {
-    ctx.send(200, await b.images.inspect(name));
+    queryFor(ctx, 'GET /images/{name}/json');
+    ctx.send(200, shapeFor(ctx.version, 'GET /images/{name}/json', await b.images.inspect(name)));
   } catch (err) {
     // Docker 20.10's inspect route wraps the lookup error this way
     if (isStevedoreError(err) && err.kind === 'not-found') throw notFound(`no such image: ${name}: ${err.message}`, err);
@@ -158,13 +163,13 @@ async function inspect(b: ImagesBackend, ctx: RequestContext): Promise<void> {
 
 export function imageRoutes(b: ImagesBackend): Route[] {
   return [
-    { method: 'GET', path: '/images/json', handler: async (ctx) => ctx.send(200, await b.images.list({ all: ctx.bool('all'), digests: ctx.bool('digests'), filters: ctx.filters() })) },
+    { method: 'GET', path: '/images/json', handler: async (ctx) => ctx.send(200, shapeFor(ctx.version, 'GET /images/json', await b.images.list({ all: ctx.bool('all'), digests: ctx.bool('digests'), filters: ctx.filters() }), { query: ctx.query, imageUsage: await imageUsageFor(ctx, b.images) })) },
     { method: 'POST', path: '/images/load', handler: (ctx) => load(b, ctx) },
     { method: 'POST', path: '/images/create', handler: (ctx) => create(b, ctx) },
     { method: 'POST', path: '/images/prune', handler: async (ctx) => ctx.send(200, await b.images.prune(ctx.filters())) },
     { method: 'GET', path: '/images/get', handler: (ctx) => save(b, ctx, ctx.query.getAll('names')) },
     { method: 'GET', path: '/images/{name*}/json', handler: (ctx) => inspect(b, ctx) },
-    { method: 'GET', path: '/images/{name*}/history', handler: async (ctx) => ctx.send(200, await b.images.history(ctx.param('name'))) },
+    { method: 'GET', path: '/images/{name*}/history', handler: async (ctx) => ctx.send(200, (queryFor(ctx, 'GET /images/{name}/history'), await b.images.history(ctx.param('name')))) },
     { method: 'GET', path: '/images/{name*}/get', handler: (ctx) => save(b, ctx, [ctx.param('name')]) },
     { method: 'POST', path: '/images/{name*}/tag', handler: (ctx) => tag(b, ctx) },
     { method: 'DELETE', path: '/images/{name*}', handler: (ctx) => remove(b, ctx) },
@@ -189,8 +194,9 @@ export function diskUsageRoute(sections: DiskUsageSection[]): Route {
     path: '/system/df',
     handler: async (ctx) => {
       const out: Record<string, unknown> = { LayersSize: 0, Images: [], Containers: [], Volumes: [], BuildCache: null, BuilderSize: 0 };
+      queryFor(ctx, 'GET /system/df');
       for (const s of sections) Object.assign(out, await s());
-      ctx.send(200, out);
+      ctx.send(200, shapeFor(ctx.version, 'GET /system/df', out, { query: ctx.query }));
     },
   };
 }

@@ -8,6 +8,7 @@ import { invalidArgument } from '../../engine/errdefs';
 import { MAX_JSON_BODY, type RequestContext } from '../context';
 import { NetworkConnectBody, NetworkCreateBody, NetworkDisconnectBody } from '../jsonfold';
 import type { Route } from '../router';
+import { shapeFor, versionedBody } from '../apiversions';
 
 /** What the network routes need of the daemon (daemon/networks NetworkService). */
 export interface NetworksBackend {
@@ -18,7 +19,7 @@ export interface NetworksBackend {
   create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   /** Throws not-found; forbidden for predefined networks and networks with endpoints. */
   remove(idOrName: string): Promise<void>;
-  prune(filters: Map<string, string[]>): Promise<{ NetworksDeleted: string[] }>;
+  prune(filters: Map<string, string[]>): Promise<{ NetworksDeleted: string[] | null }>;
   connect(network: string, container: string, cfg: EndpointConfig | null | undefined): Promise<void>;
   disconnect(network: string, container: string, force: boolean): Promise<void>;
 }
@@ -31,8 +32,8 @@ function parseBool(name: string, v: string): boolean {
 }
 
 /** A body is required (moby: `got EOF while reading request body`). */
-async function body<T>(ctx: RequestContext, schema: Parameters<RequestContext['json']>[1]): Promise<T> {
-  const b = await ctx.json(MAX_JSON_BODY, schema);
+async function body<T>(ctx: RequestContext, schema: Parameters<RequestContext['json']>[1], endpoint?: string): Promise<T> {
+  const b = endpoint && schema ? (await versionedBody(ctx, endpoint, MAX_JSON_BODY, schema)).body : await ctx.json(MAX_JSON_BODY, schema); // API versions: src/api/apiversions.ts
   if (b === undefined) throw invalidArgument('got EOF while reading request body');
   return b as T;
 }
@@ -44,13 +45,13 @@ export function networkRoutes(b: NetworksBackend): Route[] {
       path: '/networks',
       handler: async (ctx) => {
         const detailed = ctx.versionLessThan('1.28');
-        ctx.send(200, b.list(ctx.filters(), { detailed }));
+        ctx.send(200, shapeFor(ctx.version, 'GET /networks', b.list(ctx.filters(), { detailed })));
       },
     },
     {
       method: 'POST',
       path: '/networks/create',
-      handler: async (ctx) => ctx.send(201, await b.create(await body<NetworkCreateRequest>(ctx, NetworkCreateBody))),
+      handler: async (ctx) => ctx.send(201, await b.create(await body<NetworkCreateRequest>(ctx, NetworkCreateBody, 'POST /networks/create'))),
     },
     { method: 'POST', path: '/networks/prune', handler: async (ctx) => ctx.send(200, await b.prune(ctx.filters())) },
     {
@@ -60,7 +61,7 @@ export function networkRoutes(b: NetworksBackend): Route[] {
         const v = ctx.query.get('verbose');
         if (v) parseBool('verbose', v); // verbose adds swarm services only: nothing more for local networks
         const scope = ctx.query.get('scope') ?? '';
-        ctx.send(200, b.inspect(ctx.param('id'), scope ? { scope } : {}));
+        ctx.send(200, shapeFor(ctx.version, 'GET /networks/{id}', b.inspect(ctx.param('id'), scope ? { scope } : {})));
       },
     },
     {
@@ -75,7 +76,7 @@ export function networkRoutes(b: NetworksBackend): Route[] {
       method: 'POST',
       path: '/networks/{id}/connect',
       handler: async (ctx) => {
-        const req = await body<{ Container?: string; EndpointConfig?: EndpointConfig | null }>(ctx, NetworkConnectBody);
+        const req = await body<{ Container?: string; EndpointConfig?: EndpointConfig | null }>(ctx, NetworkConnectBody, 'POST /networks/{id}/connect');
         await b.connect(ctx.param('id'), req.Container ?? '', req.EndpointConfig);
         emptyOk(ctx);
       },

@@ -6,6 +6,7 @@ import { eventMatches, parseEventTime } from '../../daemon/events/filter';
 import type { RequestContext } from '../context';
 import type { Route } from '../router';
 import { writeLine } from '../streams';
+import { eventFor, shapeFor } from '../apiversions';
 
 // ---------- backend: what these routes need of the daemon (moby's router/system/backend.go) ----------
 
@@ -76,7 +77,8 @@ async function events(b: SystemBackend, ctx: RequestContext): Promise<void> {
     if (since !== undefined) {
       for (const ev of b.events.recent()) {
         if (wanted(ev)) {
-          await writeLine(res, eventJson(ev));
+          const shown = eventFor(ctx.version, ev); // API versions: src/api/apiversions.ts
+          if (shown) await writeLine(res, eventJson(shown));
           lastReplayed = eventSeq(ev);
         }
       }
@@ -93,7 +95,8 @@ async function events(b: SystemBackend, ctx: RequestContext): Promise<void> {
         while (live.length) {
           const ev = live.shift()!;
           if (eventSeq(ev) <= lastReplayed || !wanted(ev)) continue;
-          await writeLine(res, eventJson(ev));
+          const shown = eventFor(ctx.version, ev); // API versions: src/api/apiversions.ts
+          if (shown) await writeLine(res, eventJson(shown));
         }
         if (signal.aborted) break;
         const next = new Promise<void>((resolve) => (wake = resolve));
@@ -114,7 +117,7 @@ export function systemRoutes(b: SystemBackend): Route[] {
     { method: 'GET', path: '/_ping', handler: ping },
     { method: 'HEAD', path: '/_ping', handler: ping },
     { method: 'GET', path: '/version', handler: async (ctx) => ctx.send(200, await b.system.version()) },
-    { method: 'GET', path: '/info', handler: async (ctx) => ctx.send(200, await b.system.info()) },
+    { method: 'GET', path: '/info', handler: async (ctx) => ctx.send(200, shapeFor(ctx.version, 'GET /info', await b.system.info())) },
     { method: 'GET', path: '/events', handler: (ctx) => events(b, ctx) },
   ];
 }

@@ -236,7 +236,7 @@ export class Stevedore {
       .add(...containerRoutes({ containers: this.containers, logs, stats, graphDriver: this.imageStorage.snapshotter, images: imageGraphOf(this.images), execIds: (id) => this.execs.idsOf(id) }))
       .add(...execRoutes({ execs: this.execs, containers: this.containers, logs }))
       .add(...commitRoutes(commits))
-      .add(...buildRoutes(openBuilds({ dataRoot: this.config.dataRoot, execRoot: this.config.execRoot, images: this.images, containers: this.containers, snapshotter: this.imageStorage.snapshotter, comparer: this.imageStorage.differ, pull: collectAfterFailure((ref, o) => this.distribution.pull(ref, o), this.gc) })))
+      .add(...buildRoutes(openBuilds({ dataRoot: this.config.dataRoot, execRoot: this.config.execRoot, images: this.images, containers: this.containers, snapshotter: this.imageStorage.snapshotter, comparer: this.imageStorage.differ, pull: collectAfterFailure((ref, o) => this.distribution.pull(ref, o), this.gc), events: this.events })))
       .add(...volumeRoutes(this.volumes))
       .add(...networkRoutes(this.networks))
       .add(...archiveRoutes(new ContainerCopier({ containers: this.containers, storage: { mounts: (k) => this.imageStorage.snapshotter.mounts(k), mountAll, unmount: (t) => unmountRecursive(t, { detach: true }) }, tmpDir: `${this.config.execRoot}/archive`, log: this.log, mountTable: (id) => this.volumes.mountTable(id) })))

@@ -19,6 +19,7 @@ import type { ContainerConfig, HostConfig } from '../containers/types';
 import { runtimeMountpoints } from '../images/commit';
 import { DOCKER_VERSION } from '../images/import';
 import { imageLease, registerImage } from '../images/register';
+import { nowRfc3339Nano } from '../../engine/clock';
 import type { ImageService } from '../images/service';
 import type { JsonMessage } from '../jsonmessage';
 
@@ -230,7 +231,7 @@ export class BuildBackend {
     const svc = this.o.images;
     const parentRec = s.parent ? svc.store.get(s.parent) : undefined;
     const parentCfg: DockerImageConfig | undefined = s.parent ? await this.cachedConfig(s.parent) : undefined;
-    const created = new Date().toISOString();
+    const created = nowRfc3339Nano();
     const empty = !s.layer || s.layer.empty;
     const history = [
       ...(parentCfg?.history ?? []),

@@ -9,6 +9,7 @@ import type { AuthConfig } from '../../engine/distribution';
 import type { NamedReference } from '../../engine/reference';
 import type { Snapshotter } from '../../engine/snapshots/types';
 import type { ContainerService } from '../containers/service';
+import type { EventBus } from '../events/bus';
 import type { ImageService } from '../images/service';
 import type { JsonMessage } from '../jsonmessage';
 import type { BuildContainers } from './backend';
@@ -22,6 +23,8 @@ export interface OpenBuildArgs {
   snapshotter: Snapshotter;
   comparer: Comparer;
   pull(ref: NamedReference, o: { auth: AuthConfig; signal?: AbortSignal; onMessage: (m: JsonMessage) => Promise<void> }): Promise<{ id: string }>;
+  /** the daemon's event bus (`builder prune`) */
+  events?: EventBus;
 }
 
 /** The containers service as the builder uses it. */
@@ -53,5 +56,6 @@ export function openBuilds(a: OpenBuildArgs): BuildService {
     mountDir: path.join(a.execRoot, 'tmpmounts'),
     tmpDir,
     tag: (id, repo, tag) => a.images.tag(id, repo, tag),
+    ...(a.events ? { events: a.events } : {}),
   });
 }

@@ -4,6 +4,8 @@
  * Docker 20.10's JSON stream (`q`: only the ID, the rest kept back and written only
  * when the build fails). See docs/build.md.
  */
+import type { EventBus } from '../events/bus';
+import { checkBuildPrune } from '../system/prune-filters';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { familiarString, parseNormalizedNamed, tagNameOnly, type NamedReference } from '../../engine/reference';
@@ -30,6 +32,8 @@ export interface BuildServiceOptions extends BuildBackendOptions {
   tmpDir: string;
   /** tags an image (the image service's tag, which emits the event) */
   tag(id: string, repo: string, tag: string | undefined): Promise<string>;
+  /** where `builder prune` is published */
+  events?: EventBus;
 }
 
 /** Validates the `t` parameters before anything starts (Docker answers them with an HTTP error). */
@@ -84,8 +88,15 @@ export class BuildService {
     return stepErrorCode(err);
   }
 
-  /** POST /build/prune: the classic builder keeps no cache apart from images (Docker 20.10 answers the same). */
-  prune(): { CachesDeleted: null; SpaceReclaimed: number } {
+  /**
+   * POST /build/prune: the classic builder keeps no cache apart from images (Docker 20.10
+   * answers the same), so nothing goes; the filters and `keep-storage` are still checked
+   * as Docker checks them and the `builder prune` event is published. Throws
+   * invalid-argument.
+   */
+  prune(filters: Map<string, string[]> = new Map(), opts: { keepStorage?: string } = {}): { CachesDeleted: null; SpaceReclaimed: number } {
+    checkBuildPrune(filters, opts);
+    this.o.events?.publish('builder', 'prune', '', { reclaimed: '0' });
     return { CachesDeleted: null, SpaceReclaimed: 0 };
   }
 }

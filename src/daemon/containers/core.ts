@@ -143,6 +143,8 @@ export class ContainerCore {
    * or policy's, runs for them any more, so `rm -f` cannot lose to a start.
    */
   readonly removals = new Set<string>();
+  /** background work (`later`): removed containers' files */
+  private readonly background = new Set<Promise<void>>();
   closed = false;
   private readonly waiters = new Map<string, Waiter[]>();
   /**
@@ -216,10 +218,23 @@ export class ContainerCore {
       }
     }
     try {
-      this.engine.releaseRootfs(c.id);
+      this.engine.releaseRootfs(c.id, { background: true });
     } catch (err) {
       this.o.log.warn('rootfs release failed', { id: c.id, reason, err: String(err) });
     }
+  }
+
+  /** Runs `fn` in the background (work a caller need not wait for); `drain` waits for it. */
+  later(fn: () => Promise<void>): void {
+    const p: Promise<void> = fn()
+      .catch((err) => this.o.log.warn('background work failed', { err: String(err) }))
+      .finally(() => this.background.delete(p));
+    this.background.add(p);
+  }
+
+  /** Waits for the background work: `later`'s, and what the hooks' releases left running (the daemon closes). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.background, this.engine.settled(), ...this.hooks.map((h) => h.drain?.().catch((err) => this.o.log.warn('start hook drain failed', { hook: h.name, err: String(err) })))]);
   }
 
   /** The one way a status changes: throws conflict (and changes nothing) when `event` is impossible now. */

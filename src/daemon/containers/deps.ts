@@ -28,7 +28,7 @@ export interface ContainerSnapshots {
   mounts(key: string): Promise<Mount[]>;
   remove(key: string): Promise<void>;
   /** `remove` with `also` in the same transaction as the row's delete (OverlaySnapshotter). */
-  removeWith?(key: string, also: (db: Database) => void): Promise<void>;
+  removeWith?(key: string, also: (db: Database) => void, opts?: { files?: (remove: () => Promise<void>) => void }): Promise<void>;
   usage(key: string): Promise<{ size: number; inodes: number }>;
 }
 

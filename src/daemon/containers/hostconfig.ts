@@ -21,7 +21,8 @@ export function normalizeHostConfig(hc: HostConfig): HostConfig {
   const out: HostConfig = { ...hc };
   if (!out.NetworkMode) out.NetworkMode = 'default';
   if (!out.LogConfig || !out.LogConfig.Type) out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
-  if (!out.RestartPolicy) out.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+  // Docker stores the zero policy when none is sent (inspect: `Name: ""`; the docker CLI sends "no")
+  if (!out.RestartPolicy) out.RestartPolicy = { Name: '', MaximumRetryCount: 0 };
   // moby's fixMemorySwappiness: -1 means "not set"
   if (out.MemorySwappiness === -1) out.MemorySwappiness = null;
   // moby's adaptContainerSettings: swap defaults to twice the memory limit, and is stored so

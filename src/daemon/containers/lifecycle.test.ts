@@ -84,6 +84,53 @@ describe('start hooks', () => {
     assert.deepEqual(log.slice(3), ['release never remove', 'release broken remove', 'release net remove']);
   });
 
+  it('leading hooks that never look into the rootfs prepare while it is mounted; either failing undoes both', async () => {
+    const log: string[] = [];
+    const early = (name: string, fail = false): StartHook => ({
+      name,
+      withoutRootfs: true,
+      async prepare() {
+        log.push(`prepare ${name}`);
+        await settle(2); // the mount goes on meanwhile
+        log.push(`prepared ${name} (rootfs mounted: ${h.mounter.mounted.size})`);
+        if (fail) throw new Error(`${name} failed`);
+        return { netnsPath: `/run/netns/${name}` };
+      },
+      async release(_ctx, reason) {
+        log.push(`release ${name} ${reason}`);
+      },
+    });
+    // the network hook is the first of the daemon's hooks; here one stands in for it
+    const hooks = (h.svc as unknown as { k: { hooks: StartHook[] } }).k.hooks;
+    hooks.unshift(early('net'));
+    const id = await h.create();
+    await h.svc.start(id);
+    assert.deepEqual(log.splice(0), ['prepare net', 'prepared net (rootfs mounted: 1)']);
+    assert.equal(h.specInputs[0]!.netnsPath, '/run/netns/net');
+    h.tasks.exit(id, 0);
+    await eventually(() => h.status(id) === 'exited', 'exited');
+    assert.deepEqual(log.splice(0), ['release net exit']);
+
+    // the hook fails while the rootfs was mounted: the rootfs goes, the hook undid itself
+    hooks[0] = early('net', true);
+    const id2 = await h.create();
+    await assert.rejects(h.svc.start(id2), /net failed/);
+    assert.equal(h.mounter.mounted.size, 0);
+    assert.deepEqual(log.splice(0), ['prepare net', 'prepared net (rootfs mounted: 1)']);
+    assert.equal(h.status(id2), 'created');
+
+    // the mount fails while the hook prepared: the hook is released
+    hooks[0] = early('net');
+    const mounts = h.snapshots.mounts.bind(h.snapshots);
+    h.snapshots.mounts = async () => {
+      throw new Error('mount failed');
+    };
+    await assert.rejects(h.svc.start(id2), /mount failed/);
+    h.snapshots.mounts = mounts;
+    assert.deepEqual(log.splice(0), ['prepare net', 'prepared net (rootfs mounted: 0)', 'release net failed-start']);
+    assert.equal(h.mounter.mounted.size, 0);
+  });
+
   it('released in reverse when the start fails, with the runtime error recorded', async () => {
     const id = await h.create();
     h.tasks.failNext('create', new Error('OCI runtime create failed: boom'));

@@ -14,6 +14,7 @@ import { buildSpec, type BuildSpecInput } from './spec';
 import type { Spec } from '../../engine/oci/spec';
 import { conflict, notModified, StevedoreError } from '../../engine/errdefs';
 import { parseSignal, RuntimeCreateError } from '../../engine/runtime';
+import { nowRfc3339Nano } from '../../engine/clock';
 import type { ContainerCore } from './core';
 import { parseSize } from './hostconfig';
 import type { Prepared, StartHook } from './hooks';
@@ -40,9 +41,9 @@ export class Lifecycle {
   /**
    * The start, under the lock, on the engine's run sequence (engine/containers): the
    * rootfs mounted, the start hooks in order (a failure releases the ones prepared, in
-   * reverse, then the rootfs), the spec from what they returned stored on the engine's
-   * record, the bundle written from it and the task created; then attach clients get
-   * their streams and the task runs.
+   * reverse, then the rootfs), the spec from what they returned, the bundle written from
+   * it and the task created; then attach clients get their streams, the task runs, and
+   * the start and the spec (on the engine's record) are recorded in one commit.
    */
   async startLocked(id: string, fromPolicy: boolean): Promise<void> {
     const k = this.k;
@@ -62,34 +63,48 @@ export class Lifecycle {
       // container created before engine records existed), the snapshot mounted at the
       // bundle's rootfs — volatile for an auto-removed container, whose layer is thrown away
       k.engine.ensure({ id, snapshotKey: c.snapshotKey, runtime: { name: c.hostConfig.Runtime || 'runc' } });
-      await k.engine.mount(id, { volatile: c.hostConfig.AutoRemove === true });
+      // the leading hooks that never look into the rootfs (the network hook) prepare while
+      // it is mounted; the others after, in order
       const parts: Prepared[] = [];
-      for (const h of k.hooks) {
-        const p = await h.prepare(ctx);
-        prepared.push(h);
-        if (p) parts.push(p);
-      }
+      const first = k.hooks.findIndex((h) => !h.withoutRootfs);
+      const early = first < 0 ? k.hooks : k.hooks.slice(0, first);
+      const prepare = async (hooks: readonly StartHook[]) => {
+        for (const h of hooks) {
+          const p = await h.prepare(ctx);
+          prepared.push(h);
+          if (p) parts.push(p);
+        }
+      };
+      const [hooked, mounted] = await Promise.allSettled([prepare(early), k.engine.mount(id, { volatile: c.hostConfig.AutoRemove === true })]);
+      if (hooked.status === 'rejected') throw hooked.reason;
+      if (mounted.status === 'rejected') throw mounted.reason;
+      await prepare(k.hooks.slice(early.length));
       const spec = await this.buildSpecFor(c, ctx.rootfs, parts);
-      // the spec on the engine's record, then the bundle written from it and the task
-      k.engine.update(id, { spec });
       const lc = c.hostConfig.LogConfig;
       const logCfg = lc?.Config ?? {};
+      // the bundle written from the spec and the task created; the spec goes on the
+      // engine's record in the commit that records the start (below): exec reads it only
+      // from a running container, and a task whose start was never recorded is deleted
+      // at restore
       const { pid } = await k.engine.createTask(id, {
         // the shim's sink: Docker's json-file driver, or none
         log: lc?.Type === 'none' ? { kind: 'none' } : { kind: 'json-file', path: k.paths(id).log, maxSize: parseSize(logCfg['max-size']), maxFiles: logCfg['max-file'] ? Number(logCfg['max-file']) : 1 },
         tty: c.config.Tty === true,
         openStdin: c.config.OpenStdin === true,
         stdinOnce: c.config.StdinOnce === true,
-      });
+      }, { spec });
       created = true;
       await k.attaches.deliver(id);
       // taken before "start": the shim reports a finish no earlier than its start
-      const startedAt = new Date().toISOString();
+      const startedAt = nowRfc3339Nano();
       await k.engine.start(id);
       const next = structuredClone(c);
       next.state = { ...next.state, pid, exitCode: 0, error: '', oomKilled: false, startedAt, manuallyStopped: false, hasBeenStarted: true };
       k.setStatus(next, 'start');
-      k.save(next);
+      k.o.db.tx(() => {
+        k.engine.update(id, { spec });
+        k.save(next);
+      });
     } catch (err) {
       if (created) await k.tasks.delete(id).catch(() => {});
       // the prepared hooks in reverse, then the rootfs (ContainerCore.releaseHooks)

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { invalidArgument, notImplemented } from '../../engine/errdefs';
 import type { ContainerPaths } from './files';
 import type { ContainerRecord } from './model';
-import { isRunning } from './state';
+import { ZERO_TIME, isRunning } from './state';
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
@@ -34,6 +34,12 @@ export interface LogReadOptions {
   follow: boolean;
   /** for follow: whether the container may still write (checked at each idle poll) */
   isLive: () => boolean;
+  /**
+   * for follow: the start (ns since the epoch) of a run that succeeded the followed one,
+   * once there is one (a restart between two polls). Docker's follow ends with the run it
+   * follows: the new run's entries (from its start on) end the stream.
+   */
+  nextRunStart?: () => bigint | undefined;
   signal?: AbortSignal;
   pollMs?: number;
 }
@@ -52,6 +58,17 @@ export function timeToNanos(t: string): bigint {
   if (!m) return 0n;
   const secs = BigInt(Math.floor(Date.parse(m[1]! + m[3]!) / 1000));
   return secs * 1_000_000_000n + BigInt((m[2] ?? '').slice(0, 9).padEnd(9, '0') || '0');
+}
+
+/**
+ * A log entry's time as `docker logs --timestamps` writes it: moby's WriteLogStream uses
+ * RFC3339NanoFixed, always nine fraction digits, while the json-file `time` (Go's
+ * RFC3339Nano) drops trailing zeros (`…05.32557379Z`).
+ */
+export function rfc3339NanoFixed(t: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(t);
+  if (!m) return t;
+  return `${m[1]}.${(m[2] ?? '').slice(0, 9).padEnd(9, '0')}${m[3]}`;
 }
 
 function parseLine(line: string): LogEntry | undefined {
@@ -150,6 +167,7 @@ export async function* readJsonLog(logPath: string, o: LogReadOptions): AsyncGen
     let idleAfterStop = 0;
     while (!o.signal?.aborted) {
       let progressed = false;
+      const cut = o.nextRunStart?.();
       if (liveFd === undefined) {
         liveFd = openMaybe(logPath);
         livePos = 0;
@@ -162,6 +180,7 @@ export async function* readJsonLog(logPath: string, o: LogReadOptions): AsyncGen
             livePos = after;
             progressed = true;
             const e = l ? parseLine(l) : undefined;
+            if (e && cut !== undefined && e.nanos >= cut) return;
             if (e && wanted(e)) yield e;
           }
         }
@@ -179,6 +198,7 @@ export async function* readJsonLog(logPath: string, o: LogReadOptions): AsyncGen
           progressed = true;
         }
       }
+      if (cut !== undefined) return;
       if (progressed) continue;
       if (!o.isLive()) {
         // One more look after the container stopped, for lines written at the very end.
@@ -300,6 +320,8 @@ export class ContainerLogs {
     const attrs = r.details
       ? logAttributes({ id: c.id, name: c.name, labels: c.config.Labels ?? {}, env: c.config.Env ?? [], imageName: c.imageRef, imageId: c.image, logOpts: c.hostConfig.LogConfig?.Config ?? {} })
       : undefined;
+    // the run a follow follows (Docker's follow ends with it, even when a restart follows)
+    const run = c.state.startedAt;
     const entries = readJsonLog(this.containers.paths(c.id).log, {
       stdout: r.stdout,
       stderr: r.stderr,
@@ -309,9 +331,18 @@ export class ContainerLogs {
       follow: r.follow,
       isLive: () => {
         try {
-          return isRunning(this.containers.get(c.id).state.status);
+          const s = this.containers.get(c.id).state;
+          return isRunning(s.status) && s.startedAt === run;
         } catch {
           return false;
+        }
+      },
+      nextRunStart: () => {
+        try {
+          const s = this.containers.get(c.id).state;
+          return s.startedAt !== run && s.startedAt !== ZERO_TIME ? timeToNanos(s.startedAt) : undefined;
+        } catch {
+          return undefined;
         }
       },
       ...(r.signal ? { signal: r.signal } : {}),

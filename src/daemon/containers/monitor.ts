@@ -59,7 +59,7 @@ export class ExitMonitor {
     if (!c || !isRunning(c.state.status)) return;
     await k.releaseHooks(c, 'exit');
     const s = structuredClone(c);
-    s.state = { ...s.state, pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAt.toISOString() };
+    s.state = { ...s.state, pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAtText ?? st.finishedAt.toISOString() };
     const claimed = k.removals.has(id);
     const restart = !k.closed && !claimed && k.restarts.shouldRestart(s);
     const autoRemove = !restart && s.hostConfig.AutoRemove === true && !k.manualRestarts.has(id);

@@ -84,6 +84,7 @@ export class Removal {
     const id = c.id;
     const removeWith = k.o.snapshots.removeWith?.bind(k.o.snapshots);
     let snapshotGone = false;
+    let snapshotFiles: (() => Promise<void>) | undefined;
     try {
       // An exited task is already being torn down in the background (monitor deleteTask).
       if (!k.taskDeletes.has(id)) await k.tasks.delete(id).catch(() => {});
@@ -96,7 +97,7 @@ export class Removal {
         });
       if (removeWith) {
         try {
-          await removeWith(c.snapshotKey, dropRow);
+          await removeWith(c.snapshotKey, dropRow, { files: (f) => (snapshotFiles = f) });
           snapshotGone = true;
         } catch (err) {
           k.log.warn('snapshot remove failed (gc will collect it)', { id, err: String(err) });
@@ -119,10 +120,36 @@ export class Removal {
     fs.rmSync(k.paths(id).dir, { recursive: true, force: true });
     k.publish(c, 'destroy');
     k.notifyWaiters(id, 'removed', c.state.exitCode);
+    // The snapshot's files last, on libuv's threads, after the removal is reported:
+    // nothing the API shows depends on them (its row went in the commit above), and
+    // deleting the layer's tree is the slowest part of a removal when the disk is busy
+    // (the journal). A crash before they are gone leaves an orphan directory, which the
+    // snapshotter's cleanup at start removes (as after a crash between commit and files
+    // before). The container's own directory goes before the report, as Docker's.
+    if (snapshotFiles) {
+      const files = snapshotFiles;
+      k.later(() => files().catch((err) => k.log.warn('cannot remove the snapshot files (gc will collect them)', { id, err: String(err) })));
+    }
   }
 
-  /** Removes every stopped container matching `match`. */
+  /** Set while a container prune runs (moby answers a second one with a conflict). */
+  private pruneRunning = false;
+
+  /**
+   * Removes every stopped container matching `match` and publishes `container prune`
+   * with the bytes their upper layers held. Throws conflict while another prune runs.
+   */
   async prune(match: (c: ContainerRecord) => boolean, sizeRw: (id: string) => Promise<number>): Promise<{ deleted: string[]; reclaimed: number }> {
+    if (this.pruneRunning) throw conflict('a prune operation is already running');
+    this.pruneRunning = true;
+    try {
+      return await this.pruneStopped(match, sizeRw);
+    } finally {
+      this.pruneRunning = false;
+    }
+  }
+
+  private async pruneStopped(match: (c: ContainerRecord) => boolean, sizeRw: (id: string) => Promise<number>): Promise<{ deleted: string[]; reclaimed: number }> {
     const k = this.k;
     const deleted: string[] = [];
     let reclaimed = 0;

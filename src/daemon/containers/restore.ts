@@ -51,6 +51,10 @@ export async function restoreContainers(k: ContainerCore, parts: { lifecycle: Li
     }
     await k.lock.run(c.id, () => monitor.handleExit(c.id, { exitCode: 255, oomKilled: false, finishedAt: new Date() }));
   }
+  // what a crash left of containers that are not running (the network hook: namespaces),
+  // before the boot starts below make new ones
+  const running = new Set([...k.byId.values()].filter((c) => isRunning(c.state.status)).map((c) => c.id));
+  for (const h of k.hooks) await h.reconcile?.(running).catch((err) => k.log.warn('start hook cannot reconcile', { hook: h.name, err: String(err) }));
   for (const c of [...k.byId.values()]) {
     if (c.state.status !== 'created' && c.state.status !== 'exited' && c.state.status !== 'dead') continue;
     if (c.state.status !== 'created' && k.restarts.shouldRestartOnBoot(c)) {

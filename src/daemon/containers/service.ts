@@ -581,6 +581,7 @@ export class ContainerService {
     // unwritten exits stay in the shims' exit records; restore() reads them at next start
     this.k.dropRetries();
     await Promise.all(this.k.taskDeletes.values());
+    await this.k.drain();
     this.k.attaches.close();
   }
 

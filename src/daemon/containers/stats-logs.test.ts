@@ -9,7 +9,7 @@ import { containerPaths } from './files';
 import { ContainerLogs, type LogEntry } from './logs';
 import type { ContainerRecord } from './model';
 import { initialState } from './state';
-import { ContainerStats } from './stats';
+import { ContainerStats, parseNetDev } from './stats';
 
 function rec(over: Partial<ContainerRecord> = {}): ContainerRecord {
   return {
@@ -87,6 +87,36 @@ describe('ContainerStats', () => {
   });
 });
 
+describe('network stats', () => {
+  // /proc/<pid>/net/dev of a container on a bridge (recorded on this host)
+  const NET_DEV = [
+    'Inter-|   Receive                                                |  Transmit',
+    ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+    '    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0',
+    '  eth0:    5338      36    1    2    0     0          0         0      648       8    3    4    0     0       0          0',
+    '',
+  ].join('\n');
+  const endpoint = { networkId: 'n', networkName: 'bridge', endpointId: 'e', bridge: 'br0', mac: '02:42:0a:00:00:02', hostIfName: 'veth1', ifName: 'eth0', aliases: [], dnsNames: [], links: [], gateway: true };
+
+  it("reads the counters of the container's own interfaces, as the container sees them", () => {
+    assert.deepEqual(parseNetDev(NET_DEV, ['eth0']), { eth0: { rx_bytes: 5338, rx_packets: 36, rx_errors: 1, rx_dropped: 2, tx_bytes: 648, tx_packets: 8, tx_errors: 3, tx_dropped: 4 } });
+    assert.deepEqual(parseNetDev(NET_DEV, ['eth1']), {});
+  });
+
+  it('puts them in a running bridged container\'s sample only (Docker omits an empty `networks`)', () => {
+    const pids: number[] = [];
+    const dev = (pid: number) => (pids.push(pid), NET_DEV);
+    const bridged = rec({ state: { ...initialState(), status: 'running', pid: 42 }, networkRuntime: { sandboxId: 's', sandboxKey: '/k', endpoints: [endpoint], ports: [] } });
+    assert.deepEqual(new ContainerStats(containers(bridged), new FakeMetrics(), dev).sample('web').networks, { eth0: { rx_bytes: 5338, rx_packets: 36, rx_errors: 1, rx_dropped: 2, tx_bytes: 648, tx_packets: 8, tx_errors: 3, tx_dropped: 4 } });
+    assert.deepEqual(pids, [42]);
+    const hostMode = rec({ state: { ...initialState(), status: 'running', pid: 42 }, networkRuntime: { sandboxId: '', sandboxKey: '', endpoints: [{ ...endpoint, hostIfName: '', ifName: '' }], ports: [] } });
+    assert.equal('networks' in new ContainerStats(containers(hostMode), new FakeMetrics(), dev).sample('web'), false);
+    const stopped = rec({ state: { ...initialState(), status: 'exited' }, networkRuntime: { sandboxId: 's', sandboxKey: '/k', endpoints: [endpoint], ports: [] } });
+    assert.equal('networks' in new ContainerStats(containers(stopped), new FakeMetrics(), dev).sample('web'), false);
+    assert.deepEqual(pids, [42]);
+  });
+});
+
 describe('ContainerLogs', () => {
   it('reads the json-file log with the options, details from the container, and refuses what Docker refuses', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-logs-'));
@@ -112,6 +142,32 @@ describe('ContainerLogs', () => {
       const none = new ContainerLogs(containers({ ...c, hostConfig: { NetworkMode: 'default', LogConfig: { Type: 'none', Config: {} } } }, root));
       assert.throws(() => none.read('web', { stdout: true, stderr: true, follow: false }), /does not support reading/);
       assert.deepEqual(await collect(none.logged('web', { stdout: true, stderr: true })), []);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('follow ends with the run it follows, even when a restart came between two polls (as Docker: compose prints "exited")', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-logs-'));
+    try {
+      const c = rec({ state: { ...initialState(), status: 'running', startedAt: '2020-01-01T00:00:00.000Z' } });
+      const k = containers(c, root);
+      const p = k.paths(c.id);
+      fs.mkdirSync(path.dirname(p.log), { recursive: true });
+      const line = (log: string, sec: number) => JSON.stringify({ log, stream: 'stdout', time: `2020-01-01T00:00:0${sec}.000000000Z` }) + '\n';
+      fs.writeFileSync(p.log, line('one\n', 1));
+      const got: string[] = [];
+      for await (const e of new ContainerLogs(k, { pollMs: 1 }).read('web', { stdout: true, stderr: true, follow: true })) {
+        got.push(e.log.toString());
+        if (got.length === 1) {
+          // the run's last line, then a restart: running again, with its own first line
+          fs.appendFileSync(p.log, line('last\n', 2));
+          c.state = { ...c.state, startedAt: '2020-01-01T00:00:05.000Z' };
+          fs.appendFileSync(p.log, line('next run\n', 6));
+        }
+        if (got.length > 2) break;
+      }
+      assert.deepEqual(got, ['one\n', 'last\n']);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

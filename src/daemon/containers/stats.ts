@@ -4,6 +4,7 @@
  * for a container that is not running), pairs each with the previous one (`precpu_stats`)
  * and paces the stream; the route only writes the documents.
  */
+import * as fs from 'node:fs';
 import type { CgroupMetrics, MetricsReader } from '../../engine/metrics';
 import type { ContainerRecord } from './model';
 import { isRunning } from './state';
@@ -65,6 +66,48 @@ export function emptySample(): StatsSample {
 
 export const emptyPrecpu = (): { read: string; cpu_stats: CpuStats } => ({ read: ZERO_TIME, cpu_stats: emptyCpu() });
 
+/** types.NetworkStats: one interface's counters, as the container sees them. */
+export interface NetworkStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/**
+ * The counters of the named interfaces from the text of `/proc/<pid>/net/dev` (the
+ * network namespace of that process): Docker reads the same counters inside the
+ * sandbox through netlink (libnetwork's sandbox Statistics). Interfaces not found are
+ * left out.
+ */
+export function parseNetDev(text: string, names: string[]): Record<string, NetworkStats> {
+  const out: Record<string, NetworkStats> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const name = line.slice(0, i).trim();
+    if (!names.includes(name)) continue;
+    const f = line.slice(i + 1).trim().split(/\s+/).map(Number);
+    if (f.length < 16 || f.some((x) => !Number.isFinite(x))) continue;
+    // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop …
+    out[name] = { rx_bytes: f[0]!, rx_packets: f[1]!, rx_errors: f[2]!, rx_dropped: f[3]!, tx_bytes: f[8]!, tx_packets: f[9]!, tx_errors: f[10]!, tx_dropped: f[11]! };
+  }
+  return out;
+}
+
+/** `/proc/<pid>/net/dev`, or undefined when the process is gone. */
+function readProcNetDev(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/net/dev`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** What the stats need of the containers. */
 export interface StatsContainers {
   /** Resolves a reference; throws not-found. */
@@ -91,13 +134,24 @@ export class ContainerStats {
   constructor(
     private readonly containers: StatsContainers,
     private readonly metrics: MetricsReader,
+    /** the text of `/proc/<pid>/net/dev` (tests give their own) */
+    private readonly netDev: (pid: number) => string | undefined = readProcNetDev,
   ) {}
 
-  /** One sample of a container (zeros when it is not running). Throws not-found. */
+  /**
+   * One sample of a container (zeros when it is not running). Throws not-found. A
+   * running container with interfaces of its own (bridge endpoints: `eth0`, …) has
+   * `networks`, keyed by the name inside the container; Docker leaves it out (omitempty)
+   * otherwise.
+   */
   sample(ref: string): StatsSample & { name: string; id: string } {
     const c = this.containers.get(ref);
-    const base = isRunning(c.state.status) ? statsFromMetrics(this.metrics.read(this.containers.cgroupPath(c.id))) : emptySample();
-    return { ...base, name: c.name, id: c.id };
+    const running = isRunning(c.state.status);
+    const base = running ? statsFromMetrics(this.metrics.read(this.containers.cgroupPath(c.id))) : emptySample();
+    const ifNames = (c.networkRuntime?.endpoints ?? []).filter((e) => e.hostIfName && e.ifName).map((e) => e.ifName);
+    const text = running && ifNames.length > 0 && c.state.pid > 0 ? this.netDev(c.state.pid) : undefined;
+    const networks = text === undefined ? {} : parseNetDev(text, ifNames);
+    return { ...base, ...(Object.keys(networks).length ? { networks } : {}), name: c.name, id: c.id };
   }
 
   /**

@@ -134,6 +134,10 @@ describe('network settings as Docker shows them', () => {
       { IP: '127.0.0.1', PrivatePort: 81, PublicPort: 32768, Type: 'udp' },
       { PrivatePort: 82, Type: 'tcp' },
     ]);
+    // Docker's container view copies the addresses only: no aliases, links or driver options in the list
+    const aliased = rec('2', img('a'), 'busybox', { state: { ...initialState(), status: 'exited' }, networks: { app: { Aliases: ['web'], Links: ['x:y'], DriverOpts: { a: 'b' }, IPAMConfig: { IPv4Address: '10.1.0.9', LinkLocalIPs: ['169.254.1.1'] } } } });
+    const [a] = await listSummaries({ ...d, containers: { ...d.containers, list: () => [aliased] } }, { all: true, size: false, filters: new Map() });
+    assert.deepEqual((a!.NetworkSettings as { Networks: unknown }).Networks, { app: { ...EMPTY, IPAMConfig: { IPv4Address: '10.1.0.9' } } });
     const names = async (k: string, v: string) => (await listSummaries(d, { all: true, size: false, filters: new Map([[k, [v]]]) })).length;
     assert.deepEqual([await names('publish', '18931'), await names('publish', '18931/udp'), await names('expose', '80-82'), await names('network', 'bridge'), await names('network', 'b0dd'), await names('network', 'app')], [1, 0, 1, 1, 1, 0]);
   });

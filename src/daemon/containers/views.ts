@@ -181,7 +181,12 @@ export function inspectView(c: ContainerRecord, v: ViewContext): Record<string, 
   return out;
 }
 
-/** HostConfig with the defaults Docker fills in for inspect. */
+/**
+ * HostConfig with the defaults Docker fills in for inspect. A field the client did not
+ * send stays Go's zero value (null, ''): the docker CLI sends `PortBindings: {}`,
+ * `RestartPolicy.Name: "no"`, `Dns: []` and the like, a raw API client need not, and
+ * Docker then shows null (checked by the differential suite's API-made container).
+ */
 function hostConfigView(c: ContainerRecord): Record<string, unknown> {
   const hc = c.hostConfig;
   return {
@@ -189,17 +194,17 @@ function hostConfigView(c: ContainerRecord): Record<string, unknown> {
     ContainerIDFile: '',
     LogConfig: { Type: 'json-file', Config: {} },
     NetworkMode: 'default',
-    PortBindings: {},
-    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    PortBindings: null,
+    RestartPolicy: { Name: '', MaximumRetryCount: 0 },
     AutoRemove: false,
     VolumeDriver: '',
     VolumesFrom: null,
     CapAdd: null,
     CapDrop: null,
     CgroupnsMode: 'host',
-    Dns: [],
-    DnsOptions: [],
-    DnsSearch: [],
+    Dns: null,
+    DnsOptions: null,
+    DnsSearch: null,
     ExtraHosts: null,
     GroupAdd: null,
     IpcMode: 'private',
@@ -222,7 +227,7 @@ function hostConfigView(c: ContainerRecord): Record<string, unknown> {
     NanoCpus: 0,
     CgroupParent: '',
     BlkioWeight: 0,
-    BlkioWeightDevice: [],
+    BlkioWeightDevice: null,
     BlkioDeviceReadBps: null,
     BlkioDeviceWriteBps: null,
     BlkioDeviceReadIOps: null,
@@ -233,7 +238,7 @@ function hostConfigView(c: ContainerRecord): Record<string, unknown> {
     CpuRealtimeRuntime: 0,
     CpusetCpus: '',
     CpusetMems: '',
-    Devices: [],
+    Devices: null,
     DeviceCgroupRules: null,
     DeviceRequests: null,
     KernelMemory: 0,
@@ -292,6 +297,27 @@ function stripUndefined(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
+/**
+ * The list's `NetworkSettings.Networks`: Docker's container view copies only the
+ * addresses, ids and MAC of each endpoint, and of `IPAMConfig` only the two addresses
+ * (container/view.go), so `Aliases`, `Links` and `DriverOpts` are null there even where
+ * inspect shows them.
+ */
+function summaryNetworks(c: ContainerRecord): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, n] of Object.entries(networksView(c))) {
+    const ipam = n.IPAMConfig as { IPv4Address?: string; IPv6Address?: string } | null;
+    out[name] = {
+      ...n,
+      IPAMConfig: ipam ? { ...(ipam.IPv4Address ? { IPv4Address: ipam.IPv4Address } : {}), ...(ipam.IPv6Address ? { IPv6Address: ipam.IPv6Address } : {}) } : null,
+      Links: null,
+      Aliases: null,
+      DriverOpts: null,
+    };
+  }
+  return out;
+}
+
 /** One entry of `GET /containers/json`. */
 export function summaryView(c: ContainerRecord, sizes?: { rw: number; rootFs: number }, image?: string): Record<string, unknown> {
   const mode = c.hostConfig.NetworkMode ?? 'default';
@@ -307,7 +333,7 @@ export function summaryView(c: ContainerRecord, sizes?: { rw: number; rootFs: nu
     State: c.state.status,
     Status: humanStatus(c.state, Date.now(), c.health?.Status),
     HostConfig: { NetworkMode: mode },
-    NetworkSettings: { Networks: networksView(c) },
+    NetworkSettings: { Networks: summaryNetworks(c) },
     Mounts: mountsOf(c),
   };
   // omitempty in Docker's types.Container

@@ -19,6 +19,7 @@ import type { ContainerRecord } from '../containers/model';
 import type { ContainerConfig } from '../containers/types';
 import { DOCKER_VERSION } from './import';
 import { imageLease, registerImage } from './register';
+import { nowRfc3339Nano } from '../../engine/clock';
 import type { ImageService } from './service';
 
 export { EMPTY_TAR_DIGEST } from '../../engine/diff';
@@ -67,7 +68,7 @@ export async function commitContainer(svc: ImageService, o: CommitOptions): Prom
     // Docker's NewChildImage: an empty diff adds no layer, only an `empty_layer` history entry
     const empty = layer.empty;
     const parentLayers = parent.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size }));
-    const created = new Date().toISOString();
+    const created = nowRfc3339Nano();
     const cfg: DockerImageConfig = {
       architecture: parentCfg.architecture,
       ...(parentCfg.variant ? { variant: parentCfg.variant } : {}),

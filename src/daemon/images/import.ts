@@ -17,6 +17,7 @@ import { goArch } from '../../engine/images/archive-format';
 import { applyChanges } from '../../engine/images/changes';
 import { type DockerImageConfig, MediaTypes } from '../../engine/images/types';
 import type { NamedReference } from '../../engine/reference';
+import { nowRfc3339Nano } from '../../engine/clock';
 import { imageLease, registerImage } from './register';
 import type { ImageService } from './service';
 
@@ -62,7 +63,7 @@ export async function importImage(svc: ImageService, input: Readable, opts: Impo
     leases.addResource(lease.id, { kind: 'ingest', id: ingestRef });
     await content.ingest(ingestRef, fs.createReadStream(tmp), { digest: diffID, size: tee.size }, { signal: opts.signal });
     await fsp.rm(tmp, { force: true });
-    const created = new Date().toISOString();
+    const created = nowRfc3339Nano();
     const cfg: DockerImageConfig = {
       architecture: platform.architecture,
       ...(platform.variant ? { variant: platform.variant } : {}),
@@ -80,8 +81,9 @@ export async function importImage(svc: ImageService, input: Readable, opts: Impo
       { configBytes: Buffer.from(JSON.stringify(cfg)), layers: [{ digest: diffID, mediaType: MediaTypes.DockerLayer, size: tee.size }], refs: opts.ref ? [opts.ref] : [] },
       { lease, signal: opts.signal },
     );
-    svc.emit('import', reg.id, reg.id, cfg.config?.Labels);
+    // moby tags the imported image before it logs `import`
     for (const t of reg.tags) svc.emit('tag', reg.id, t, cfg.config?.Labels);
+    svc.emit('import', reg.id, reg.id, cfg.config?.Labels);
     return reg.id;
   } finally {
     leases.delete(lease.id);

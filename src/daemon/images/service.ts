@@ -23,6 +23,7 @@ import { NamedReference, familiarString, parseNormalizedNamed, parseReference, t
 import { MOBY_NAMESPACE } from '../../engine/metadata/namespaces';
 import type { SnapshotDirs, Snapshotter } from '../../engine/snapshots/types';
 import type { EventBus } from '../events/bus';
+import { createdNano, keptByUntil, matchPruneLabels, pruneUntil, validatePruneFilters } from '../system/prune-filters';
 import { commitContainer, type CommitOptions } from './commit';
 import { importImage, type ImportOptions } from './import';
 import { loadImages, type LoadOptions } from './load';
@@ -291,14 +292,19 @@ export class ImageService {
     if (ref.path === 'library/sha256' || familiarString(new NamedReference(ref.domain, ref.path)) === 'sha256') {
       throw invalidArgument('refusing to create an ambiguous tag using digest algorithm as name');
     }
-    this.addRef(ref, id);
+    this.addRef(ref, id, await this.labelsOf(id));
     return familiarString(ref);
   }
 
   /** Points a normalised reference at an image, emitting Docker's tag event. */
-  addRef(ref: NamedReference, id: string): void {
+  addRef(ref: NamedReference, id: string, labels?: Record<string, string> | null): void {
     this.store.setRef(ref.toString(), id);
-    this.emit('tag', id, familiarString(ref));
+    this.emit('tag', id, familiarString(ref), labels);
+  }
+
+  /** An image's config labels, which moby's LogImageEvent adds to the events of an image that still exists. */
+  private async labelsOf(id: string): Promise<Record<string, string> | null> {
+    return (await this.config(id).catch(() => undefined))?.config?.Labels ?? null;
   }
 
   /** Publishes an image event with the image's labels as attributes. */
@@ -318,6 +324,7 @@ export class ImageService {
     const force = !!opts.force;
     const prune = !opts.noprune;
     const id = this.resolve(refOrId);
+    const labels = await this.labelsOf(id);
     const records: DeleteRecord[] = [];
     let repoRefs = this.store.refsOf(id).map((r) => parseReference(r));
     let removedRepositoryRef = false;
@@ -331,13 +338,13 @@ export class ImageService {
       let parsed = parseNormalizedNamed(refOrId);
       if (!parsed.digest) parsed = tagNameOnly(parsed);
       this.store.deleteRef(parsed.toString());
-      this.emit('untag', id, id);
+      this.emit('untag', id, id, labels);
       records.push({ Untagged: familiarString(parsed) });
       repoRefs = this.store.refsOf(id).map((r) => parseReference(r));
       if (!parsed.digest && !repoRefs.some((r) => !r.digest && r.name === parsed.name)) {
         for (const r of repoRefs.filter((x) => x.digest && x.name === parsed.name)) {
           this.store.deleteRef(r.toString());
-          this.emit('untag', id, id);
+          this.emit('untag', id, id, labels);
           records.push({ Untagged: familiarString(r) });
         }
         repoRefs = this.store.refsOf(id).map((r) => parseReference(r));
@@ -349,7 +356,7 @@ export class ImageService {
       if (c) throw conflict(c.message);
       for (const r of repoRefs) {
         this.store.deleteRef(r.toString());
-        this.emit('untag', id, id);
+        this.emit('untag', id, id, labels);
         records.push({ Untagged: familiarString(r) });
       }
     }
@@ -380,15 +387,16 @@ export class ImageService {
       throw conflict(c.message);
     }
     const rec = this.store.get(id);
+    const labels = await this.labelsOf(id);
     for (const r of this.store.refsOf(id)) {
       this.store.deleteRef(r);
-      this.emit('untag', id, id);
+      this.emit('untag', id, id, labels);
       records.push({ Untagged: familiarString(parseReference(r)) });
     }
-    const cfg = await this.config(id).catch(() => undefined);
     const resources = this.store.delete(id, { force: true });
     const removedLayers = await this.release(resources, rec);
-    this.emit('delete', id, id, cfg?.config?.Labels);
+    // moby logs `delete` once the image is gone, so without its labels
+    this.emit('delete', id, id);
     records.push({ Deleted: id });
     for (const l of removedLayers) records.push({ Deleted: l });
     if (!prune || !rec.parent || !this.store.find(rec.parent)) return;
@@ -484,43 +492,77 @@ export class ImageService {
     return best;
   }
 
-  /** POST /images/prune. */
+  /**
+   * POST /images/prune, as moby's ImagesPrune: with `dangling` (the default) the images
+   * without children that have no tag; with `dangling=false` every image but the
+   * intermediate ones (no reference, children); kept by `until` (created after it) and
+   * by `label`/`label!` (images with a config only). Each is deleted through `remove`
+   * with Docker's conflict rules (an image a container uses stays, a conflict is
+   * skipped). `SpaceReclaimed` sums the layers the deletes released. Throws
+   * invalid-argument for an unknown filter, a bad `dangling` or `until`; conflict while
+   * another image prune runs.
+   */
   async prune(filters: Map<string, string[]>): Promise<PruneReport> {
-    for (const k of filters.keys()) {
-      if (!['dangling', 'label', 'label!', 'until'].includes(k)) throw invalidArgument(`Invalid filter '${k}'`);
+    if (this.pruneRunning) throw conflict('a prune operation is already running');
+    this.pruneRunning = true;
+    try {
+      return await this.pruneImages(filters);
+    } finally {
+      this.pruneRunning = false;
     }
-    const danglingOnly = boolFilter(filters, 'dangling') ?? true;
-    const until = filters.get('until')?.map(parseUntil);
-    const records: DeleteRecord[] = [];
-    let reclaimed = 0;
-    const candidates = this.store.list().filter((r) => this.store.children(r.id).length === 0);
-    for (const rec of candidates) {
-      if (!this.store.find(rec.id)) continue;
+  }
+
+  /** Set while an image prune runs (moby answers a second one with a conflict). */
+  private pruneRunning = false;
+
+  private async pruneImages(filters: Map<string, string[]>): Promise<PruneReport> {
+    validatePruneFilters(filters, ['dangling', 'label', 'label!', 'until']);
+    let danglingOnly = true;
+    const dangling = filters.get('dangling');
+    if (dangling && dangling.length > 0) {
+      if (dangling.includes('false') || dangling.includes('0')) danglingOnly = false;
+      else if (!dangling.includes('true') && !dangling.includes('1')) throw invalidArgument(`Invalid filter 'dangling=[${dangling.join(' ')}]'`);
+    }
+    const until = pruneUntil(filters);
+    // layer sizes before anything goes, to count what the deletes release (by chain ID)
+    const layerSize = new Map<string, number>();
+    for (const rec of this.store.list()) {
+      const chains = chainIDs(rec.layers.map((l) => l.diffID));
+      rec.layers.forEach((l, i) => layerSize.set(chains[i]!, l.unpackedSize));
+    }
+    const top: string[] = [];
+    for (const rec of this.store.list()) {
+      const children = this.store.children(rec.id).length;
+      if (danglingOnly && children > 0) continue;
+      const refs = this.store.refsOf(rec.id);
+      if (refs.length === 0 && children > 0) continue;
       const cfg = await this.config(rec.id).catch(() => undefined);
       if (!cfg) continue;
-      const created = unixSeconds(cfg.created);
-      if (until && until.some((u) => created >= u)) continue;
-      const labels = cfg.config?.Labels ?? null;
-      if (filters.has('label') && !matchLabels(labels, filters.get('label')!)) continue;
-      if (filters.has('label!') && matchLabels(labels, filters.get('label!')!, true)) continue;
-      const refs = this.store.refsOf(rec.id);
-      if (danglingOnly && refs.length > 0) continue;
-      if ((await this.users(rec.id)).length > 0) continue;
-      const before = await this.layerBytes();
-      try {
-        if (refs.length > 0) {
-          for (const r of refs) {
-            this.store.deleteRef(r);
-            this.emit('untag', rec.id, rec.id);
-            records.push({ Untagged: familiarString(parseReference(r)) });
-          }
-        }
-        await this.deleteHelper(rec.id, records, false, true, true);
-      } catch (err) {
-        if (kindOf(err) !== 'conflict' && kindOf(err) !== 'not-found') throw err;
-      }
-      reclaimed += Math.max(0, before - (await this.layerBytes()));
+      if (keptByUntil(until, createdNano(cfg.created ?? ''))) continue;
+      if (cfg.config && !matchPruneLabels(filters, cfg.config.Labels)) continue;
+      top.push(rec.id);
     }
+    const records: DeleteRecord[] = [];
+    const tryRemove = async (ref: string) => {
+      try {
+        records.push(...(await this.remove(ref, { force: false, noprune: false })));
+      } catch (err) {
+        if (kindOf(err) !== 'conflict') this.opts.log?.warn('failed to prune image', { ref, err: String(err) });
+      }
+    };
+    for (const id of top) {
+      if (!this.store.find(id)) continue; // gone with a child deleted before it
+      const refs = this.store.refsOf(id).map((r) => parseReference(r));
+      if (refs.length > 0) {
+        // dangling-only still takes an image known by digest alone (repo:<none>)
+        if (danglingOnly && refs.some((r) => !r.digest)) continue;
+        for (const r of refs) await tryRemove(r.toString());
+      } else {
+        await tryRemove(id);
+      }
+    }
+    let reclaimed = 0;
+    for (const r of records) if ('Deleted' in r) reclaimed += layerSize.get(r.Deleted) ?? 0;
     this.opts.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
     return { ImagesDeleted: records.length ? records : null, SpaceReclaimed: reclaimed };
   }
@@ -607,20 +649,6 @@ function matchReference(pattern: string, ref: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** An `until` value: a Unix timestamp, an RFC 3339 time, or a Go duration before now. */
-function parseUntil(v: string): number {
-  const now = Date.now() / 1000;
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
-  const d = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/.exec(v);
-  if (d) {
-    const mult: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-    return now - Number(d[1]) * mult[d[2]!]!;
-  }
-  const t = Date.parse(v);
-  if (Number.isFinite(t)) return t / 1000;
-  throw invalidArgument(`failed to parse value as time or duration: "${v}"`);
 }
 
 export { DIGEST_RE };

@@ -7,6 +7,7 @@ import { MetadataDB } from '../../engine/metadata';
 import { EventBus } from '../events/bus';
 import { allocate, formatIp, parseCidr, parseIp, pickSubnet } from './ipam';
 import { NetworkService, type NetworkConfig } from './service';
+import { NetworkStore } from './store';
 import { FakeContainers, FakeFirewall, FakeLinks, FakeNameService } from './testing';
 
 const throwsKind = async (fn: () => unknown, kind: string, message: string | RegExp) =>
@@ -213,7 +214,7 @@ describe('NetworkService: create, inspect, list, remove', () => {
     await svc.create({ Name: 'gone' });
     containers.add({ id: 'd'.repeat(64), name: 'u', running: true });
     await svc.join({ id: 'd'.repeat(64), name: 'u' }, 'used', '/ns', 'eth0', {}, { gateway: true });
-    assert.deepEqual(await svc.prune(new Map([['until', ['2000-01-01T00:00:00Z']]])), { NetworksDeleted: [] });
+    assert.deepEqual(await svc.prune(new Map([['until', ['2000-01-01T00:00:00Z']]])), { NetworksDeleted: null });
     assert.deepEqual(await svc.prune(new Map([['label!', ['keep']]])), { NetworksDeleted: ['gone'] });
     assert.throws(() => svc.prune(new Map([['dangling', ['true']]])), /Invalid filter 'dangling'/);
   });
@@ -321,6 +322,75 @@ describe('NetworkService: endpoints', () => {
     assert.deepEqual(rec.links, { database: 'db', other: 'db' });
     assert.deepEqual(rec.nameservers, ['192.0.2.53']);
     assert.equal(rec.ndotsSet, true);
+  });
+  it('keeps lease-less endpoints (none, host) out of the database, and every reader still sees them', async () => {
+    const db = MetadataDB.open(':memory:');
+    const first = await setup({ bridge: 'none' }, undefined, db);
+    const seen: string[] = [];
+    first.events.subscribe((e) => seen.push(`${e.Action} ${e.Actor.Attributes.name}`));
+    const rows = () => (db.raw.prepare('SELECT COUNT(*) AS n FROM endpoints').get() as { n: number }).n;
+    const e = await first.svc.join(C1, 'none', '', '', {}, { gateway: true });
+    const h = await first.svc.join(C2, 'host', '', '', {}, { gateway: true });
+    assert.equal(rows(), 0, 'no commit for an endpoint without a lease');
+    assert.deepEqual(view(first.svc.inspect('none')).Containers, { [C1.id]: { Name: 'web', EndpointID: e.endpointId, MacAddress: '', IPv4Address: '', IPv6Address: '' } });
+    assert.deepEqual(Object.keys(view(first.svc.inspect('host')).Containers), [C2.id]);
+    assert.deepEqual(first.svc.endpointsOf(C1.id).map((x) => [x.networkName, x.endpointId]), [['none', e.endpointId]]);
+    await throwsKind(() => first.svc.join(C1, 'none', '', '', {}, { gateway: false }), 'forbidden', 'endpoint with name web already exists in network none');
+    await first.svc.containerRenamed(C1.id, '/site');
+    assert.equal(view(first.svc.inspect('none')).Containers[C1.id]!.Name, 'site');
+
+    // a daemon restart: the running container's endpoint comes back from what its start recorded
+    const second = await setup({ bridge: 'none' }, undefined, db);
+    second.containers.add({ id: C1.id, name: 'site', running: true });
+    assert.deepEqual(view(second.svc.inspect('none')).Containers, {});
+    second.svc.adoptEndpoints({ id: C1.id, name: '/site' }, [e]);
+    second.svc.adoptEndpoints({ id: C1.id, name: '/site' }, [e]);
+    await second.svc.reconcile();
+    assert.deepEqual(view(second.svc.inspect('none')).Containers[C1.id], { Name: 'site', EndpointID: e.endpointId, MacAddress: '', IPv4Address: '', IPv6Address: '' });
+    await second.svc.leave(C1.id, 'none');
+    await second.svc.leave(C1.id, 'none');
+    assert.deepEqual(second.svc.endpointsOf(C1.id), []);
+    assert.deepEqual(view(second.svc.inspect('none')).Containers, {});
+    // a container that is not running loses its lease-less endpoint at reconcile, as a row would
+    second.svc.adoptEndpoints({ id: C2.id, name: 'db' }, [h]);
+    await second.svc.reconcile();
+    assert.deepEqual(second.svc.endpointsOf(C2.id), []);
+    assert.deepEqual(seen, ['connect none', 'connect host']);
+  });
+  it('reads and deletes a lease-less endpoint an older release wrote as a row', async () => {
+    const db = MetadataDB.open(':memory:');
+    const { svc } = await setup({ bridge: 'none' }, undefined, db);
+    const none = svc.resolve('none');
+    // what an older release's join wrote
+    new NetworkStore(db).insertEndpoint({ networkId: none.id, containerId: C1.id, id: 'ep', containerName: 'web', mac: '', hostIfName: '', ifName: '', gateway: false, aliases: [], dnsNames: [], links: [] });
+    assert.deepEqual(svc.endpointsOf(C1.id).map((x) => x.networkName), ['none']);
+    await svc.leave(C1.id, 'none');
+    assert.equal((db.raw.prepare('SELECT COUNT(*) AS n FROM endpoints').get() as { n: number }).n, 0);
+  });
+  it('leaves at once and deletes the veth in the background for a container whose namespace goes', async () => {
+    const { svc, links } = await setup({ bridge: 'none' });
+    await svc.create({ Name: 'n' });
+    const a = await svc.join(C1, 'n', '/a', 'eth0', {}, { gateway: true });
+    let finish!: () => void;
+    const gate = new Promise<void>((r) => (finish = r));
+    const remove = links.removeEndpoint.bind(links);
+    links.removeEndpoint = async (name) => {
+      await gate;
+      return remove(name);
+    };
+    const seen: string[] = [];
+    const { teardown } = await svc.leaveDeferred(C1.id, 'n');
+    teardown.then(() => seen.push('veth gone'));
+    assert.deepEqual(svc.endpointsOf(C1.id), [], 'the endpoint and its lease are released before the veth');
+    assert.deepEqual(view(svc.inspect('n')).Containers, {});
+    await svc.remove('n'); // no active endpoints any more
+    assert.ok(links.endpoints.has(a.hostIfName));
+    assert.equal(seen.length, 0);
+    const closed = svc.close().then(() => seen.push('closed'));
+    finish();
+    await closed;
+    assert.deepEqual(seen, ['veth gone', 'closed'], 'close waits for the teardown');
+    assert.ok(!links.endpoints.has(a.hostIfName));
   });
   it('renames follow in the names', async () => {
     const { svc, dns } = await setup({ bridge: 'none' });

@@ -17,11 +17,11 @@ import type { MetadataDB } from '../../engine/metadata';
 import type { ResolverNetwork } from '../../engine/network/dns/table';
 import type { Firewall, LinkOps, NameService, PortAllocator } from '../../engine/network/types';
 import type { EventBus } from '../events/bus';
-import { parseEventTime } from '../events/filter';
+import { createdNano, keptByUntil, matchPruneLabels, pruneUntil, UNTIL_AND_LABELS, validatePruneFilters } from '../system/prune-filters';
 import { DEFAULT_ADDRESS_POOLS, allocate, contains, formatIp, lastOf, macFor, overlaps, parseCidr, parseIp, pickSubnet, prefixString, type Pool, type Prefix } from './ipam';
 import { NetworkStore, type EndpointRecord, type IpamConfigEntry, type NetworkRecord } from './store';
 import type { ContainerLookup, EndpointConfig, EndpointRequest, JoinedEndpoint, NetContainer } from './types';
-import { filterNetworks, isPredefined, matchLabels, networkView } from './views';
+import { filterNetworks, isPredefined, networkView } from './views';
 
 /** The daemon's network settings (dockerd's flags and daemon.json keys). */
 export interface NetworkConfig {
@@ -144,6 +144,17 @@ export class NetworkService {
   /** the host-wide parts (firewall chains, forwarding, resolver) are set up with the first network that needs them */
   private hostReady: Promise<void> | undefined;
   private dnsStarted = false;
+  /**
+   * Endpoints that hold no lease — on `host` and `none` (null) — kept in memory only:
+   * they have no address, no interface and no name to give back, and the start hook's
+   * network.json records what a release needs, so writing them to the database (a commit
+   * at every start and another at every exit) bought nothing. A running container's are
+   * registered again at restore (`adoptEndpoints`). Rows of such endpoints that an older
+   * release wrote are still read and deleted. Keyed `<networkId>/<containerId>`.
+   */
+  private readonly bare = new Map<string, EndpointRecord>();
+  /** veth deletions started by `leaveDeferred`, awaited by `close()` */
+  private readonly teardowns = new Set<Promise<void>>();
 
   constructor(private readonly o: NetworkServiceOptions) {
     this.store = new NetworkStore(o.db);
@@ -227,14 +238,14 @@ export class NetworkService {
   async reconcile(): Promise<void> {
     const running = new Set(this.lookup().list().filter((c) => c.running).map((c) => c.id));
     let changed = false;
-    for (const e of this.store.allEndpoints()) {
+    for (const e of [...this.store.allEndpoints(), ...this.bare.values()]) {
       if (running.has(e.containerId)) continue;
       try {
         if (e.hostIfName) await this.o.links.removeEndpoint(e.hostIfName);
       } catch (err) {
         this.o.log.warn('cannot delete a stale veth', { veth: e.hostIfName, err: String(err) });
       }
-      this.store.deleteEndpoint(e.networkId, e.containerId);
+      this.dropEndpointRow(e.networkId, e.containerId);
       changed = true;
     }
     if (changed) await this.publishDns();
@@ -246,6 +257,7 @@ export class NetworkService {
    * a daemon without live restore).
    */
   async close(opts: { stopResolver?: boolean } = {}): Promise<void> {
+    await Promise.all([...this.teardowns]);
     if (!this.o.dns || !this.dnsStarted) return;
     if (opts.stopResolver || this.dnsTable().every((n) => n.records.length === 0)) {
       await this.o.dns.stop();
@@ -418,15 +430,15 @@ export class NetworkService {
 
   /** `GET /networks`: Docker's list shape (API ≥ 1.28: `Containers` empty). Throws invalid-argument for a bad filter. */
   list(filters: Map<string, string[]>, opts: { detailed?: boolean } = {}): Record<string, unknown>[] {
-    const nets = filterNetworks(this.store.all(), filters, (n) => this.store.endpointsOfNetwork(n.id).length > 0);
-    return nets.map((n) => networkView(n, opts.detailed ? this.store.endpointsOfNetwork(n.id) : undefined));
+    const nets = filterNetworks(this.store.all(), filters, (n) => this.endpointsOfNetwork(n.id).length > 0);
+    return nets.map((n) => networkView(n, opts.detailed ? this.endpointsOfNetwork(n.id) : undefined));
   }
 
   /** `GET /networks/{id}`. Throws not-found, invalid-argument (ambiguous, bad scope). */
   inspect(idOrName: string, opts: { scope?: string } = {}): Record<string, unknown> {
     const n = this.resolve(idOrName);
     if (opts.scope && opts.scope !== n.scope) throw notFound(`network ${idOrName} not found`);
-    return networkView(n, this.store.endpointsOfNetwork(n.id));
+    return networkView(n, this.endpointsOfNetwork(n.id));
   }
 
   // ------------------------------------------------------------------ create, remove, prune
@@ -440,7 +452,8 @@ export class NetworkService {
     const name = req.Name ?? '';
     if (isPredefined(name)) throw forbidden(`operation is not permitted on predefined ${name} network `);
     let warning = '';
-    const dup = this.store.all().find((n) => n.name === name);
+    // Docker looks an empty name up as the default network (daemon.GetNetworkByName): a duplicate of it
+    const dup = this.store.all().find((n) => n.name === (name || 'bridge'));
     if (dup) {
       if (req.CheckDuplicate) throw conflict(`network with name ${name} already exists`);
       warning = `Network with name ${name} (id : ${dup.id}) already exists`;
@@ -561,7 +574,7 @@ export class NetworkService {
     return this.serial(async () => {
       const n = this.resolve(idOrName);
       if (isPredefined(n.name)) throw forbidden(`${n.name} is a pre-defined network and cannot be removed`);
-      if (this.store.endpointsOfNetwork(n.id).length > 0) throw forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      if (this.endpointsOfNetwork(n.id).length > 0) throw forbidden(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
       await this.teardown(n);
       this.o.events.publish('network', 'destroy', n.id, { name: n.name, type: n.driver });
     });
@@ -576,21 +589,21 @@ export class NetworkService {
     await this.publishDns();
   }
 
-  /** `POST /networks/prune`: custom networks without endpoints, by `until`, `label`, `label!`. */
-  prune(filters: Map<string, string[]>): Promise<{ NetworksDeleted: string[] }> {
-    for (const k of filters.keys()) if (!['until', 'label', 'label!'].includes(k)) throw invalidArgument(`Invalid filter '${k}'`);
-    const untilValues = filters.get('until') ?? [];
-    if (untilValues.length > 1) throw internal('more than one until filter specified');
-    const until = untilValues.length ? parseEventTime(untilValues[0]!) : undefined;
-    const want = filters.get('label') ?? [];
-    const notWant = filters.get('label!') ?? [];
+  /**
+   * `POST /networks/prune`: custom networks without endpoints, kept by `until` (created
+   * after it) and `label`/`label!` (moby's localNetworkPrune). `NetworksDeleted` is null
+   * when none went, as Docker's nil slice. Throws invalid-argument for an unknown filter
+   * or a bad `until`.
+   */
+  prune(filters: Map<string, string[]>): Promise<{ NetworksDeleted: string[] | null }> {
+    validatePruneFilters(filters, UNTIL_AND_LABELS);
+    const until = pruneUntil(filters);
     return this.serial(async () => {
       const deleted: string[] = [];
       for (const n of this.store.all()) {
         if (isPredefined(n.name)) continue;
-        if (until !== undefined && BigInt(Date.parse(n.created)) * 1_000_000n > until) continue;
-        if (want.length && !matchLabels(n.labels, want)) continue;
-        if (notWant.length && notWant.some((w) => matchLabels(n.labels, [w]))) continue;
+        if (keptByUntil(until, createdNano(n.created))) continue;
+        if (!matchPruneLabels(filters, n.labels)) continue;
         if (this.store.endpointsOfNetwork(n.id).length > 0) continue;
         try {
           await this.teardown(n);
@@ -601,7 +614,7 @@ export class NetworkService {
         }
       }
       this.o.events.publish('network', 'prune', '', { reclaimed: '0' });
-      return { NetworksDeleted: deleted };
+      return { NetworksDeleted: deleted.length ? deleted : null };
     });
   }
 
@@ -628,7 +641,7 @@ export class NetworkService {
   private async joinNow(c: { id: string; name: string; hostname?: string }, network: string, netnsPath: string, ifName: string, req: EndpointRequest, opts: { gateway: boolean }): Promise<JoinedEndpoint> {
     const n = this.resolve(network);
     const name = c.name.replace(/^\//, '');
-    if (this.store.endpoint(n.id, c.id)) throw forbidden(`endpoint with name ${name} already exists in network ${n.name}`);
+    if (this.endpointRow(n.id, c.id)) throw forbidden(`endpoint with name ${name} already exists in network ${n.name}`);
     const userDefined = !isPredefined(n.name);
     if (!userDefined && (req.ipv4 || req.ipv6)) throw invalidArgument('user specified IP address is supported on user defined networks only');
     if (!userDefined && (req.aliases ?? []).length > 0) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
@@ -644,13 +657,13 @@ export class NetworkService {
     if (n.driver !== 'bridge') {
       // host and null: an endpoint without an interface (Docker records one too)
       const ep: EndpointRecord = { networkId: n.id, containerId: c.id, id: this.newId(), containerName: name, mac: '', hostIfName: '', ifName: '', gateway: false, aliases, dnsNames: [], links: req.links ?? [], ...(ipamConfig ? { ipamConfig } : {}) };
-      this.store.insertEndpoint(ep);
+      this.bare.set(`${n.id}/${c.id}`, ep);
       this.o.events.publish('network', 'connect', n.id, { container: c.id, name: n.name, type: n.driver });
       return this.joined(n, ep);
     }
     // addresses and the row in one transaction: the leases are the rows
     const ep = this.store.tx(() => {
-      const used = new Set(this.store.endpointsOfNetwork(n.id).flatMap((e) => [e.ipv4, e.ipv6].filter((x): x is string => !!x).map((x) => x.split('/')[0]!)));
+      const used = new Set(this.endpointsOfNetwork(n.id).flatMap((e) => [e.ipv4, e.ipv6].filter((x): x is string => !!x).map((x) => x.split('/')[0]!)));
       const lease = (pools: Pool[], preferred: string | undefined): string | undefined => {
         const pool = pools[0];
         if (!pool) return undefined;
@@ -739,39 +752,114 @@ export class NetworkService {
     return this.serial(() => this.leaveNow(containerId, network));
   }
 
-  private async leaveNow(containerId: string, network: string): Promise<void> {
+  /**
+   * The same for a container whose network namespace goes away with it (the start hook's
+   * release after an exit, a failed start or a removal): the endpoint's record, its
+   * addresses, its names and the `network disconnect` event are done when this
+   * resolves; the veth's deletion — ~10 ms of the kernel's RCU waits, nothing anyone
+   * can observe through the API — goes on in `teardown`, off the exit's critical path.
+   * Crash safety: a veth whose deletion a crash cut off lives in the container's
+   * namespace, which the start hook removes (or, after a crash, its reconciliation at
+   * restore), and the kernel deletes both ends of a veth with the namespace.
+   */
+  leaveDeferred(containerId: string, network: string): Promise<{ teardown: Promise<void> }> {
+    return this.serial(async () => {
+      let veth = '';
+      await this.leaveNow(containerId, network, (name) => (veth = name));
+      if (!veth) return { teardown: Promise.resolve() };
+      const p: Promise<void> = this.o.links
+        .removeEndpoint(veth)
+        .catch((err) => this.o.log.warn('cannot delete a veth', { veth, err: String(err) }))
+        .finally(() => this.teardowns.delete(p));
+      this.teardowns.add(p);
+      return { teardown: p };
+    });
+  }
+
+  private async leaveNow(containerId: string, network: string, deferVeth?: (hostIfName: string) => void): Promise<void> {
     let n: NetworkRecord;
     try {
       n = this.resolve(network);
     } catch {
       return;
     }
-    const ep = this.store.endpoint(n.id, containerId);
+    const ep = this.endpointRow(n.id, containerId);
     if (!ep) return;
-    if (ep.hostIfName) await this.o.links.removeEndpoint(ep.hostIfName);
-    this.store.deleteEndpoint(n.id, containerId);
+    if (ep.hostIfName) {
+      if (deferVeth) deferVeth(ep.hostIfName);
+      else await this.o.links.removeEndpoint(ep.hostIfName);
+    }
+    this.dropEndpointRow(n.id, containerId);
     if (n.driver === 'bridge' && !isPredefined(n.name)) await this.publishDns();
     this.o.events.publish('network', 'disconnect', n.id, { container: containerId, name: n.name, type: n.driver });
   }
 
   /** Releases every endpoint of a container (its stop). Idempotent. */
   async leaveAll(containerId: string): Promise<void> {
-    for (const e of this.store.endpointsOfContainer(containerId)) await this.leave(containerId, e.networkId);
+    for (const e of this.endpointsOfContainer(containerId)) await this.leave(containerId, e.networkId);
   }
 
   /** A container's endpoints, in the order it joined. */
   endpointsOf(containerId: string): JoinedEndpoint[] {
     const out: JoinedEndpoint[] = [];
-    for (const e of this.store.endpointsOfContainer(containerId)) {
+    for (const e of this.endpointsOfContainer(containerId)) {
       const n = this.store.get(e.networkId);
       if (n) out.push(this.joined(n, e));
     }
     return out;
   }
 
+  /**
+   * A running container's lease-less endpoints after a daemon restart (live restore): the
+   * start hook hands back what its network.json recorded. Endpoints on bridge networks
+   * are rows of the database and need nothing.
+   */
+  adoptEndpoints(c: { id: string; name: string }, endpoints: readonly JoinedEndpoint[]): void {
+    for (const e of endpoints) {
+      const n = this.store.get(e.networkId);
+      if (!n || n.driver === 'bridge' || this.endpointRow(n.id, c.id)) continue;
+      this.bare.set(`${n.id}/${c.id}`, {
+        networkId: n.id,
+        containerId: c.id,
+        id: e.endpointId,
+        containerName: c.name.replace(/^\//, ''),
+        mac: '',
+        hostIfName: '',
+        ifName: '',
+        gateway: false,
+        aliases: [...e.aliases],
+        dnsNames: [],
+        links: [...e.links],
+        ...(e.ipamConfig ? { ipamConfig: e.ipamConfig } : {}),
+      });
+    }
+  }
+
+  /** An endpoint: lease-less ones from memory, the others (and an older release's lease-less rows) from the database. */
+  private endpointRow(networkId: string, containerId: string): EndpointRecord | undefined {
+    return this.bare.get(`${networkId}/${containerId}`) ?? this.store.endpoint(networkId, containerId);
+  }
+
+  private endpointsOfNetwork(networkId: string): EndpointRecord[] {
+    const rows = this.store.endpointsOfNetwork(networkId);
+    for (const e of this.bare.values()) if (e.networkId === networkId) rows.push(e);
+    return rows;
+  }
+
+  private endpointsOfContainer(containerId: string): EndpointRecord[] {
+    const rows = this.store.endpointsOfContainer(containerId);
+    for (const e of this.bare.values()) if (e.containerId === containerId) rows.push(e);
+    return rows;
+  }
+
+  private dropEndpointRow(networkId: string, containerId: string): void {
+    if (!this.bare.delete(`${networkId}/${containerId}`)) this.store.deleteEndpoint(networkId, containerId);
+  }
+
   /** The container was renamed: its DNS names follow (Docker: the embedded DNS answers the new name). */
   async containerRenamed(containerId: string, newName: string): Promise<void> {
     const name = newName.replace(/^\//, '');
+    for (const e of this.bare.values()) if (e.containerId === containerId) e.containerName = name;
     this.store.renameContainer(containerId, name, (e) => {
       const n = this.store.get(e.networkId);
       return n ? this.dnsNamesOf(n, name, e.aliases) : [];
@@ -867,7 +955,7 @@ export class NetworkService {
       if (!force) throw err;
       // moby's ForceEndpointDelete: the endpoint of a container that is gone
       const n = this.resolve(networkRef);
-      const ep = this.store.endpointsOfNetwork(n.id).find((e) => e.containerName === containerRef.replace(/^\//, '') || e.containerId === containerRef);
+      const ep = this.endpointsOfNetwork(n.id).find((e) => e.containerName === containerRef.replace(/^\//, '') || e.containerId === containerRef);
       if (!ep) throw err;
       await this.leave(ep.containerId, n.id);
       return;
@@ -891,7 +979,7 @@ export class NetworkService {
     }
     if (!n) throw findErr;
     if (c.networkMode === 'host' && n.driver === 'host') throw invalidArgument('container cannot be disconnected from host network or connected to host network');
-    if (!this.store.endpoint(n.id, c.id) && c.networks[n.name] === undefined) throw internal(`container ${c.id} is not connected to network ${n.name}`);
+    if (!this.endpointRow(n.id, c.id) && c.networks[n.name] === undefined) throw internal(`container ${c.id} is not connected to network ${n.name}`);
     await this.leave(c.id, n.id);
     const networks = { ...c.networks };
     delete networks[n.name];
@@ -912,7 +1000,7 @@ export class NetworkService {
     const out: ResolverNetwork[] = [];
     for (const n of this.store.all()) {
       if (n.driver !== 'bridge' || isPredefined(n.name)) continue;
-      const eps = this.store.endpointsOfNetwork(n.id);
+      const eps = this.endpointsOfNetwork(n.id);
       if (eps.length === 0) continue;
       const pools = [...n.ipam.pools4, ...(n.enableIPv6 ? n.ipam.pools6 : [])];
       out.push({

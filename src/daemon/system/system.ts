@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { nowRfc3339Nano } from '../../engine/clock';
 import { MAX_API_VERSION, MIN_API_VERSION } from '../apiversion';
 import { type HostFacts, readHostFacts, runtimeVersion, which } from './host';
 
@@ -179,7 +180,7 @@ export class SystemService {
       Debug: this.opts.debug,
       NFd: countFds(),
       NGoroutines: 0,
-      SystemTime: new Date().toISOString(),
+      SystemTime: nowRfc3339Nano(),
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: h.cgroupVersion,

@@ -12,6 +12,7 @@ import { conflict, invalidArgument, notFound } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
 import type { MetadataDB } from '../../engine/metadata';
 import type { EventBus } from '../events/bus';
+import { matchPruneLabels, validatePruneFilters } from '../system/prune-filters';
 import { LocalDriver } from './local';
 import { containerPath, type MountPoint } from './mountpoints';
 import { VolumeStore, type VolumeRecord } from './store';
@@ -56,7 +57,14 @@ export interface VolumeServiceOptions {
 }
 
 const LIST_FILTERS = new Set(['name', 'driver', 'label', 'dangling']);
-const PRUNE_FILTERS = new Set(['label', 'label!']);
+const PRUNE_FILTERS = ['label', 'label!', 'all'];
+
+/** Go's strconv.ParseBool. */
+function parseGoBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
 
 /** `key` or `key=value` against labels (moby's filters MatchKVList). */
 function matchLabels(labels: Record<string, string> | null, wanted: string[]): boolean {
@@ -120,7 +128,7 @@ export class VolumeService {
     } catch (e) {
       throw prefix(e);
     }
-    const rec: VolumeRecord = { name, driver, createdAt: rfc3339Now(), labels: req.Labels && Object.keys(req.Labels).length > 0 ? { ...req.Labels } : null, options };
+    const rec: VolumeRecord = { name, driver, createdAt: rfc3339Now(), labels: req.Labels && Object.keys(req.Labels).length > 0 ? { ...req.Labels } : null, options, ...(!req.Name ? { anonymous: true } : {}) };
     this.driver.create(name);
     this.store.insert(rec);
     this.o.events.publish('volume', 'create', name, { driver });
@@ -181,20 +189,30 @@ export class VolumeService {
   }
 
   /**
-   * `POST /volumes/prune` at API 1.41: every unused local volume without driver options
-   * (Docker 20.10 keeps those), matching the `label`/`label!` filters. Throws
-   * invalid-argument for any other filter (Docker 20.10 has no `all`).
+   * `POST /volumes/prune` (moby's VolumesService.Prune): unused local volumes without
+   * driver options (Docker keeps those), by `label`/`label!`. With `anonymousOnly` (API
+   * 1.42's default, decided by the version table of the API layer, which takes `all`
+   * out of the filters) only the volumes created without a name (for a container or by
+   * `volume create`: moby labels them com.docker.volume.anonymous; here the record's
+   * `anonymous` flag); an `all` filter left in overrides it, as moby's withPrune.
+   * Throws invalid-argument for an unknown filter or a bad `all`.
    */
-  prune(filters: Map<string, string[]>): { VolumesDeleted: string[]; SpaceReclaimed: number } {
-    for (const k of filters.keys()) if (!PRUNE_FILTERS.has(k)) throw invalidArgument(`Invalid filter '${k}'`);
-    const want = filters.get('label') ?? [];
-    const notWant = filters.get('label!') ?? [];
+  prune(filters: Map<string, string[]>, opts: { anonymousOnly?: boolean } = {}): { VolumesDeleted: string[]; SpaceReclaimed: number } {
+    validatePruneFilters(filters, PRUNE_FILTERS);
+    const all = filters.get('all') ?? [];
+    if (all.length > 1) throw invalidArgument(`invalid filter 'all=[${all.join(' ')}]': only one value is expected`);
+    let everything = !opts.anonymousOnly;
+    if (all.length === 1) {
+      const b = parseGoBool(all[0]!);
+      if (b === undefined) throw invalidArgument(`invalid filter 'all': strconv.ParseBool: parsing ${JSON.stringify(all[0])}: invalid syntax`);
+      everything = b;
+    }
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of this.store.all()) {
       if (v.driver !== 'local' || v.options !== null) continue;
-      if (want.length && !matchLabels(v.labels, want)) continue;
-      if (notWant.length && notWant.some((w) => matchLabels(v.labels, [w]))) continue;
+      if (!everything && !v.anonymous) continue;
+      if (!matchPruneLabels(filters, v.labels)) continue;
       if (this.usersOf(v.name).length > 0) continue;
       const size = this.driver.size(v.name);
       try {

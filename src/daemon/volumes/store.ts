@@ -23,6 +23,16 @@ export const volumeMigrations: Migration[] = [
       ) STRICT`);
     },
   },
+  {
+    // whether the volume was created without a name (`-v /path`, an image's VOLUME, a
+    // nameless `volume create`): what /volumes/prune takes by default from API 1.42
+    // (Docker marks these with the label com.docker.volume.anonymous; the flag keeps
+    // Labels as 20.10 shows them)
+    id: 'volumes/002-anonymous',
+    up(db: Database) {
+      db.exec('ALTER TABLE volumes ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0');
+    },
+  },
 ];
 
 /** One volume as stored. `labels`/`options` are null when none were given (Docker shows `null`). */
@@ -33,6 +43,8 @@ export interface VolumeRecord {
   createdAt: string;
   labels: Record<string, string> | null;
   options: Record<string, string> | null;
+  /** created without a name (see migration 002); absent means false */
+  anonymous?: boolean;
 }
 
 interface Row {
@@ -41,6 +53,7 @@ interface Row {
   created_at: string;
   labels: string | null;
   options: string | null;
+  anonymous: number;
 }
 
 const toRecord = (r: Row): VolumeRecord => ({
@@ -49,6 +62,7 @@ const toRecord = (r: Row): VolumeRecord => ({
   createdAt: r.created_at,
   labels: r.labels === null ? null : (JSON.parse(r.labels) as Record<string, string>),
   options: r.options === null ? null : (JSON.parse(r.options) as Record<string, string>),
+  ...(r.anonymous ? { anonymous: true } : {}),
 });
 
 export class VolumeStore {
@@ -67,19 +81,19 @@ export class VolumeStore {
     this.db.tx((raw) => {
       if (raw.prepare('SELECT 1 FROM volumes WHERE namespace = ? AND name = ?').get(this.namespace, v.name)) throw conflict(`volume ${v.name} already exists`);
       raw
-        .prepare('INSERT INTO volumes (namespace, name, driver, created_at, labels, options) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(this.namespace, v.name, v.driver, v.createdAt, v.labels === null ? null : JSON.stringify(v.labels), v.options === null ? null : JSON.stringify(v.options));
+        .prepare('INSERT INTO volumes (namespace, name, driver, created_at, labels, options, anonymous) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(this.namespace, v.name, v.driver, v.createdAt, v.labels === null ? null : JSON.stringify(v.labels), v.options === null ? null : JSON.stringify(v.options), v.anonymous ? 1 : 0);
     });
   }
 
   get(name: string): VolumeRecord | undefined {
-    const r = this.db.raw.prepare('SELECT name, driver, created_at, labels, options FROM volumes WHERE namespace = ? AND name = ?').get(this.namespace, name) as Row | undefined;
+    const r = this.db.raw.prepare('SELECT name, driver, created_at, labels, options, anonymous FROM volumes WHERE namespace = ? AND name = ?').get(this.namespace, name) as Row | undefined;
     return r ? toRecord(r) : undefined;
   }
 
   /** Every volume, by name. */
   all(): VolumeRecord[] {
-    return (this.db.raw.prepare('SELECT name, driver, created_at, labels, options FROM volumes WHERE namespace = ? ORDER BY name').all(this.namespace) as Row[]).map(toRecord);
+    return (this.db.raw.prepare('SELECT name, driver, created_at, labels, options, anonymous FROM volumes WHERE namespace = ? ORDER BY name').all(this.namespace) as Row[]).map(toRecord);
   }
 
   delete(name: string): void {

@@ -46,6 +46,9 @@ export interface EngineContainersOptions {
 export class EngineContainers {
   readonly store: ContainerRecordStore;
 
+  /** bundle directories being removed in the background (releaseRootfs `background`); a new mount waits */
+  private readonly bundleRemovals = new Map<string, Promise<void>>();
+
   constructor(private readonly o: EngineContainersOptions) {
     this.store = new ContainerRecordStore(o.db, o.namespace === undefined ? {} : { namespace: o.namespace });
   }
@@ -109,6 +112,8 @@ export class EngineContainers {
    */
   async mount(id: string, opts: { volatile?: boolean } = {}): Promise<string> {
     const r = this.store.get(id);
+    const removing = this.bundleRemovals.get(id);
+    if (removing) await removing;
     const rootfs = this.rootfsDir(id);
     fs.mkdirSync(rootfs, { recursive: true, mode: 0o711 });
     const mounts = await this.o.snapshots.mounts(r.snapshotKey);
@@ -118,14 +123,18 @@ export class EngineContainers {
   }
 
   /**
-   * Writes the bundle from the record's spec (its root.path set to the mounted rootfs)
-   * and creates the task with `io`. Throws invalid-argument when the record has no spec.
+   * Writes the bundle from the record's spec, or from `opts.spec` (its root.path set to
+   * the mounted rootfs) and creates the task with `io`. Throws invalid-argument when
+   * there is no spec.
    */
-  async createTask(id: string, io: TaskIO): Promise<{ pid: number }> {
-    const r = this.store.get(id);
-    if (!r.spec) throw invalidArgument(`container ${id} has no runtime spec`);
+  async createTask(id: string, io: TaskIO, opts: { spec?: Spec } = {}): Promise<{ pid: number }> {
+    // `opts.spec`: a spec the caller records on the record itself, in the commit that
+    // records the start (the Docker daemon: one commit per start instead of two)
+    const r = opts.spec ? undefined : this.store.get(id);
+    const base = opts.spec ?? r?.spec;
+    if (!base) throw invalidArgument(`container ${id} has no runtime spec`);
     const bundle = this.o.bundleDir(id);
-    const spec: Spec = { ...r.spec, root: { ...r.spec.root, path: this.rootfsDir(id) } };
+    const spec: Spec = { ...base, root: { ...base.root, path: this.rootfsDir(id) } };
     await writeBundle(bundle, spec);
     return this.o.tasks.create({ ...io, id, bundle });
   }
@@ -147,18 +156,37 @@ export class EngineContainers {
   }
 
   /**
-   * Unmounts the rootfs and removes the bundle directory. Idempotent: nothing to do when
-   * the bundle is gone (never mounted, or released already); an unmount error is logged.
+   * Unmounts the rootfs and removes the bundle directory (with `background`, removed on
+   * libuv's threads after this returns; `mount` and `settled` wait for it). Idempotent:
+   * nothing to do when the bundle is gone (never mounted, or released already); an
+   * unmount error is logged.
    */
-  releaseRootfs(id: string): void {
+  releaseRootfs(id: string, opts: { background?: boolean } = {}): void {
     const bundle = this.o.bundleDir(id);
-    if (!fs.existsSync(bundle)) return;
+    if (this.bundleRemovals.has(id) || !fs.existsSync(bundle)) return;
     try {
       this.o.mounter.unmount(this.rootfsDir(id));
     } catch (err) {
       this.o.log?.warn('cannot unmount container rootfs', { id, err: String(err) });
     }
-    fs.rmSync(bundle, { recursive: true, force: true });
+    if (!opts.background) {
+      fs.rmSync(bundle, { recursive: true, force: true });
+      return;
+    }
+    // unmounted now; the directory (config.json, the empty mount point) on libuv's
+    // threads, off the exit's critical path: the next mount of the container waits for it
+    const p: Promise<void> = fs.promises
+      .rm(bundle, { recursive: true, force: true, maxRetries: 2 })
+      .catch((err) => this.o.log?.warn('cannot remove the bundle', { id, err: String(err) }))
+      .finally(() => {
+        if (this.bundleRemovals.get(id) === p) this.bundleRemovals.delete(id);
+      });
+    this.bundleRemovals.set(id, p);
+  }
+
+  /** Resolves when the bundle removals started in the background are done. */
+  async settled(): Promise<void> {
+    while (this.bundleRemovals.size) await Promise.all([...this.bundleRemovals.values()]);
   }
 
   /**

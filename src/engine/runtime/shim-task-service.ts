@@ -60,6 +60,8 @@ interface ShimRecord extends RuntimeConfig {
    * answers protocol 1: its capabilities are found by trying, as before `hello`.
    */
   protocol?: ShimProtocol;
+  /** the identity of the shim binary that was started (ShimTaskService.binaryIdentity) */
+  binary?: string;
 }
 
 export class ShimTaskService implements TaskService, TaskExec {
@@ -68,6 +70,13 @@ export class ShimTaskService implements TaskService, TaskExec {
   private readonly shimPath: string;
   private readonly execMode: 'direct' | 'runtime';
   private readonly compileSeccomp: (profile: Seccomp) => Buffer | undefined;
+  /**
+   * What our own shim binary answers to `hello`, learned from the first shim this
+   * service started (keyed by the binary's identity, so a binary replaced under a
+   * running daemon is asked again): every later shim it starts has the answer written
+   * into its shim.json at create, and its first attach or exec skips the round trip.
+   */
+  private ownProtocol: { binary: string; protocol: ShimProtocol } | undefined;
 
   constructor(opts: ShimTaskServiceOptions) {
     const runtime = opts.runtime ?? 'runc';
@@ -99,7 +108,9 @@ export class ShimTaskService implements TaskService, TaskExec {
     }
     fs.mkdirSync(this.runtime.root, { recursive: true, mode: 0o700 });
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const record: ShimRecord = { ...this.runtime, bundle: opts.bundle, tty: opts.tty };
+    const binary = this.binaryIdentity();
+    const known = this.ownProtocol && this.ownProtocol.binary === binary ? this.ownProtocol.protocol : undefined;
+    const record: ShimRecord = { ...this.runtime, bundle: opts.bundle, tty: opts.tty, ...(known ? { protocol: known } : {}), ...(binary ? { binary } : {}) };
     fs.writeFileSync(path.join(dir, 'shim.json'), JSON.stringify(record));
 
     const args = ['--id', opts.id, '--bundle', opts.bundle, '--state-dir', dir, '--runtime', this.runtime.runtime,
@@ -440,6 +451,16 @@ export class ShimTaskService implements TaskService, TaskExec {
     return path.join(this.dir(id), 'shim.sock');
   }
 
+  /** The shim binary's identity (device, inode, size, mtime), or '' when it cannot be read. */
+  private binaryIdentity(): string {
+    try {
+      const st = fs.statSync(this.shimPath, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+    } catch {
+      return '';
+    }
+  }
+
   private exitFile(id: string): string {
     return path.join(this.dir(id), 'exit.json');
   }
@@ -470,6 +491,8 @@ export class ShimTaskService implements TaskService, TaskExec {
       if (isShimGone(err)) throw conflict(`container ${id} is not running`, err);
       throw err;
     }
+    // a shim this daemon's binary made (same identity as now): later creates know the answer
+    if (rec.binary && rec.binary === this.binaryIdentity()) this.ownProtocol = { binary: rec.binary, protocol: proto };
     const file = path.join(this.dir(id), 'shim.json');
     const tmp = `${file}.${process.pid}.tmp`;
     try {
@@ -611,7 +634,7 @@ export function sinkArgs(sink: LogSink): string[] {
 function parseExit(json: string): ExitStatus {
   const e = JSON.parse(json) as { exitCode?: unknown; signal?: unknown; oomKilled?: unknown; finishedAt?: unknown };
   if (typeof e.exitCode !== 'number' || typeof e.finishedAt !== 'string') throw internal('corrupt exit status');
-  const st: ExitStatus = { exitCode: e.exitCode, oomKilled: e.oomKilled === true, finishedAt: new Date(e.finishedAt) };
+  const st: ExitStatus = { exitCode: e.exitCode, oomKilled: e.oomKilled === true, finishedAt: new Date(e.finishedAt), finishedAtText: e.finishedAt };
   if (typeof e.signal === 'number' && e.signal > 0) st.signal = e.signal;
   return st;
 }

@@ -66,6 +66,8 @@ export interface ExitStatus {
   /** Whether the kernel's OOM killer killed a process of the container's memory cgroup. */
   oomKilled: boolean;
   finishedAt: Date;
+  /** `finishedAt` as the shim wrote it: RFC 3339 with nanoseconds (a Date keeps milliseconds only) */
+  finishedAtText?: string;
 }
 
 export type TaskState = 'created' | 'running' | 'paused' | 'stopped';

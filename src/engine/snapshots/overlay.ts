@@ -155,10 +155,12 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotDirs {
   /**
    * `remove`, with `also` run in the same transaction as the row's delete (one commit,
    * one fsync, for an owner's row that goes with the snapshot: a container's). The files
-   * go after the commit. Throws what `remove` throws, or what `also` throws (then
+   * go after the commit — or, with `opts.files`, are handed to the caller as a function
+   * that removes them off the JS thread, to run when it suits it (a container's removal:
+   * after it is reported). Throws what `remove` throws, or what `also` throws (then
    * nothing is removed).
    */
-  async removeWith(keyOrName: string, also: (db: Database) => void): Promise<void> {
+  async removeWith(keyOrName: string, also: (db: Database) => void, opts: { files?: (remove: () => Promise<void>) => void } = {}): Promise<void> {
     const row = this.db.tx((raw) => {
       const r = this.row(keyOrName);
       // (children are in the same namespace: parents are looked up in the child's)
@@ -169,7 +171,16 @@ export class OverlaySnapshotter implements Snapshotter, SnapshotDirs {
       return r;
     });
     // the row is gone; now the files. A failure here leaves an orphan that recover()/cleanup() removes.
-    this.removeFiles(row.id, row.link);
+    if (opts.files) opts.files(() => this.removeFilesAsync(row.id, row.link));
+    else this.removeFiles(row.id, row.link);
+  }
+
+  /** removeFiles on libuv's threads; refuses (leaves an orphan for cleanup) when something is mounted under it. */
+  private async removeFilesAsync(id: number, link: string): Promise<void> {
+    await fs.promises.rm(path.join(this.linkDir, link), { force: true });
+    const dir = path.join(this.dir, String(id));
+    if (mountsUnder(dir).length > 0) return;
+    await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 2 });
   }
 
   async stat(keyOrName: string): Promise<SnapshotInfo> {

@@ -2,30 +2,31 @@
  * `docker cp`, `docker export` and `docker diff` over a container's files (moby's
  * daemon/archive.go, export.go, changes.go), for the archive routes.
  *
- * Every access to the container's files goes through the helper (helper.ts): a child
- * process in a private mount namespace, chrooted into the container's root file system,
- * so no path the container controls is ever resolved against the host's root. The root
- * file system is the one the lifecycle mounted for a running or paused container
- * (`<bundle>/rootfs`), or for any other its writable snapshot mounted for the operation
- * and unmounted after. As in Docker, the copy sees the container's volumes and binds
- * and its /etc/resolv.conf, /etc/hostname and /etc/hosts at their places (the helper
- * attaches them), never the runtime's /proc, /sys, /dev or tmpfs mounts. Export reads
- * the root file system alone (Docker exports the container's layer, not its mounts).
+ * The daemon reads and writes the container's files itself, with no process per
+ * request: each operation opens a RootView (rootview.ts) — a detached mount tree of the
+ * container's root file system with its volumes, binds and /etc/resolv.conf, /etc/hostname
+ * and /etc/hosts moved onto it, never the runtime's /proc, /sys, /dev or tmpfs mounts —
+ * and resolves every path in it with openat2(RESOLVE_IN_ROOT), then streams the tar on
+ * directory fds (fdtar.ts). No path the container controls is ever resolved against the
+ * host's root (docs/archive.md, "Confinement"). The root file system is the one the
+ * lifecycle mounted for a running or paused container (`<bundle>/rootfs`), or for any
+ * other its writable snapshot mounted for the operation and unmounted after. Export
+ * reads the root file system alone (Docker exports the container's layer, not its mounts).
  */
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { decompressor, detectCompression, peek } from '../../../engine/archive/compression';
-import { internal, notFound, StevedoreError, type ErrorKind } from '../../../engine/errdefs';
+import type { TarHeader } from '../../../engine/archive/tarheader';
+import { errnoCode, internal, invalidArgument, isStevedoreError, notFound } from '../../../engine/errdefs';
 import type { Logger } from '../../../engine/log';
 import type { Mount } from '../../../engine/mount/types';
 import { parseBindSpec } from '../hostconfig';
 import type { ContainerRecord } from '../model';
-import type { HelperArgs, HelperResult } from './helper';
-import type { ContainerPathStat } from './paths';
+import { extractAt, tarAt } from './fdtar';
+import { containerAbsPath, followSymlinkInScope, goBase, goFileMode, goSplit, goTimeJSON, inMount, type ContainerPathStat } from './paths';
+import { at, closeQuietly, O_PATH, RESOLVE_SCOPED, RootView, viewNative, type ViewMount, type ViewNative } from './rootview';
 import { containerChanges, type Change } from './changes';
 
 /** What the copier needs of the containers. */
@@ -66,10 +67,8 @@ export interface ContainerCopierOptions {
   log: Logger;
   /** the host's passwd file, for copyUIDGID (Docker looks the user up on the host) */
   passwdFile?: string;
-  /** unshare(1); default /usr/bin/unshare */
-  unshare?: string;
-  /** the helper script; default the compiled helper.js beside this file */
-  helper?: string;
+  /** the addon's calls (tests); default the addon */
+  sys?: ViewNative;
   /** the container's mounts (volumes/service.ts mountTable); default: its Binds and Mounts of type bind */
   mountTable?: (ref: string) => MountTableEntry[];
 }
@@ -78,6 +77,8 @@ export interface ContainerCopierOptions {
 interface Root {
   /** the host directory where the root file system is mounted */
   dir: string;
+  /** mounted for this operation (a stopped container's snapshot), unmounted by release */
+  temporary: boolean;
   release(): void;
 }
 
@@ -88,21 +89,115 @@ export interface ExtractOptions {
   signal?: AbortSignal;
 }
 
-const KINDS = new Set<ErrorKind>(['not-found', 'invalid-argument', 'conflict', 'forbidden', 'not-implemented', 'internal']);
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
+
+/** A path the container does not have: Docker's "Could not find the file" (with the path and container as the client gave them). */
+class PathNotFound extends Error {}
+
+function copyError(err: unknown, ref: string, p: string): unknown {
+  if (err instanceof PathNotFound) return notFound(`Could not find the file ${p} in container ${ref}`);
+  if (isStevedoreError(err)) return err;
+  const code = errnoCode(err);
+  if (code === 'ENOENT') return notFound(`Could not find the file ${p} in container ${ref}`);
+  return internal(err instanceof Error ? err.message : String(err), err);
+}
+
+/** A path's stat as Docker's ResolvePath + StatPath: the parent resolved in scope, the last component not. */
+export interface StatIn {
+  stat: ContainerPathStat;
+  /** the cleaned container path, keeping a trailing `/.` or `/` */
+  abs: string;
+  /** the resolved parent directory (O_PATH); the caller closes it */
+  dirFd: number;
+  /** the node's name under dirFd ('.' = dirFd itself) */
+  name: string;
+}
+
+export function statIn(v: RootView, original: string): StatIn {
+  const abs = containerAbsPath(original);
+  const [dir, base] = goSplit(abs);
+  const resolvedDir = followSymlinkInScope(dir, v);
+  let dirFd: number;
+  try {
+    dirFd = v.open(resolvedDir, O_PATH | O_DIRECTORY);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new PathNotFound();
+    throw err;
+  }
+  try {
+    const name = base === '' || base === '.' ? '.' : base;
+    let st: fs.BigIntStats;
+    try {
+      st = name === '.' ? fs.fstatSync(dirFd, { bigint: true }) : fs.lstatSync(at(dirFd, name), { bigint: true });
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new PathNotFound();
+      throw internal(`lstat ${resolvedDir === '/' ? '' : resolvedDir}/${base}: ${errnoCode(err) ?? String(err)}`);
+    }
+    const stat: ContainerPathStat = {
+      name: goBase(abs),
+      size: Number(st.size),
+      mode: goFileMode(Number(st.mode)),
+      mtime: goTimeJSON(st.mtimeMs / 1000n, st.mtimeNs % 1_000_000_000n),
+      linkTarget: st.isSymbolicLink() ? followSymlinkInScope(abs, v) : '',
+    };
+    return { stat, abs, dirFd, name };
+  } catch (err) {
+    closeQuietly(dirFd);
+    throw err;
+  }
+}
+
+/** Whether the container path exists (a link counts, not followed). */
+function exists(v: RootView, rel: string): boolean {
+  try {
+    closeQuietly(v.open(rel, O_PATH | O_NOFOLLOW, RESOLVE_SCOPED));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Docker's init layer entries, for export (the runtime's mount points; daemon/initlayer). */
+const INIT_LAYER: Array<[string, TarHeader['type'], string?]> = [
+  ['dev', 'directory'],
+  ['dev/pts', 'directory'],
+  ['dev/shm', 'directory'],
+  ['proc', 'directory'],
+  ['sys', 'directory'],
+  ['.dockerenv', 'file'],
+  ['etc', 'directory'],
+  ['etc/resolv.conf', 'file'],
+  ['etc/hosts', 'file'],
+  ['etc/hostname', 'file'],
+  ['dev/console', 'file'],
+  ['etc/mtab', 'symlink', '/proc/mounts'],
+];
 
 export class ContainerCopier {
-  constructor(private readonly o: ContainerCopierOptions) {}
+  private readonly sys: ViewNative;
+
+  constructor(private readonly o: ContainerCopierOptions) {
+    this.sys = o.sys ?? viewNative();
+  }
 
   /** HEAD: Docker's ContainerStatPath. Throws not-found "Could not find the file …". */
   async statPath(ref: string, p: string): Promise<ContainerPathStat> {
     const c = this.o.containers.get(ref);
     const root = await this.openRoot(c);
+    let v: RootView | undefined;
     try {
-      const h = this.spawnHelper('stat', root, this.args(c, root, { path: p }));
-      const r = await h.result;
-      return this.check(r, ref, p).stat!;
+      v = this.view(c, root);
+      const s = statIn(v, p);
+      closeQuietly(s.dirFd);
+      return s.stat;
+    } catch (err) {
+      throw copyError(err, ref, p);
     } finally {
-      root.release();
+      // the answer does not wait for the tree's unmount, unless a snapshot mounted for
+      // this request is to be unmounted after it
+      const done = (v?.close() ?? Promise.resolve()).then(() => root.release());
+      if (root.temporary) await done;
     }
   }
 
@@ -110,18 +205,29 @@ export class ContainerCopier {
    * GET: Docker's ContainerArchivePath: the stat and a tar of the path, its entries
    * named after the path's last component. The stream ends the copy (and unmounts).
    */
-  async archivePath(ref: string, p: string, signal?: AbortSignal): Promise<{ stat: ContainerPathStat; tar: Readable }> {
+  async archivePath(ref: string, p: string, _signal?: AbortSignal): Promise<{ stat: ContainerPathStat; tar: Readable }> {
     const c = this.o.containers.get(ref);
     const root = await this.openRoot(c);
+    let v: RootView | undefined;
+    let dirFd = -1;
     try {
-      const h = this.spawnHelper('get', root, this.args(c, root, { path: p }), signal);
-      const stat = this.check(await h.result, ref, p).stat!;
-      const out = relay(h.child, root);
+      v = this.view(c, root);
+      const s = statIn(v, p);
+      dirFd = s.dirFd;
+      const tar = tarAt(this.sys, dirFd, s.name, { rebase: goBase(s.abs) });
+      const view = v;
+      const fd = dirFd;
+      tar.once('close', () => {
+        closeQuietly(fd);
+        void view.close().then(() => root.release());
+      });
       this.o.containers.emit(c.id, 'archive-path');
-      return { stat, tar: out };
+      return { stat: s.stat, tar };
     } catch (err) {
+      if (dirFd >= 0) closeQuietly(dirFd);
+      await v?.close();
       root.release();
-      throw err;
+      throw copyError(err, ref, p);
     }
   }
 
@@ -130,32 +236,94 @@ export class ContainerCopier {
     const c = this.o.containers.get(ref);
     const chown = o.copyUIDGID ? this.copyOwner(c) : undefined;
     const root = await this.openRoot(c);
+    const state = { fed: false };
+    let v: RootView | undefined;
     try {
-      const h = this.spawnHelper('put', root, this.args(c, root, { path: p, noOverwriteDirNonDir: o.noOverwriteDirNonDir === true, ...(chown ? { chown } : {}) }), o.signal);
-      // decompression runs here, never in the helper (zstd is a program, and the helper
-      // must run nothing from the container's root)
-      const kind = detectCompression(await peek(body, 4));
-      const feed = pipeline(kind === 'none' ? [body, h.child.stdin!] : [body, decompressor(kind), h.child.stdin!] as never).catch(() => undefined);
-      const r = await h.result;
-      if (!r.ok) body.resume();
-      await feed;
-      this.check(r, ref, p);
+      v = this.view(c, root);
+      await this.extractIn(c, v, p, body, o, chown, state);
       this.o.containers.emit(c.id, 'extract-to-dir');
+    } catch (err) {
+      if (!state.fed) body.resume();
+      throw copyError(err, ref, p);
     } finally {
-      root.release();
+      const done = (v?.close() ?? Promise.resolve()).then(() => root.release());
+      if (root.temporary) await done;
+    }
+  }
+
+  /** PUT's work in a view: Docker's checks of the destination, then the extraction. */
+  private async extractIn(c: ContainerRecord, v: RootView, p: string, body: Readable, o: ExtractOptions, chown: { uid: number; gid: number } | undefined, state: { fed: boolean }): Promise<void> {
+    const abs = containerAbsPath(p);
+    const resolved = followSymlinkInScope(abs, v);
+    let fd: number;
+    try {
+      fd = v.open(resolved, O_RDONLY | O_DIRECTORY);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT') throw new PathNotFound();
+      if (code === 'ENOTDIR') throw internal('extraction point is not a directory');
+      throw err;
+    }
+    try {
+      const where = inMount(resolved, this.args(c).mounts);
+      if (where === 'read-only') throw internal('mounted volume is marked read-only'); // Docker wraps it as a system error: 500
+      if (where === false && c.hostConfig.ReadonlyRootfs === true) throw internal('container rootfs is marked read-only');
+      // decompressed here; a compressed stream inside it is refused (Docker would run
+      // a filter program for it)
+      const kind = detectCompression(await peek(body, 4));
+      // the extractor destroys its input when it fails: it gets a stream of its own,
+      // and the request body is drained instead, so the error can still be answered
+      const plain = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const first = kind === 'none' ? plain : decompressor(kind);
+      if (first !== plain) first.pipe(plain);
+      first.on('error', (err) => plain.destroy(err));
+      body.on('error', (err) => plain.destroy(err));
+      body.pipe(first);
+      plain.once('close', () => {
+        body.unpipe(first);
+        body.resume();
+      });
+      state.fed = true;
+      if (detectCompression(await peek(plain, 4)) !== 'none') {
+        plain.destroy();
+        throw invalidArgument('nested compressed archives are not supported');
+      }
+      const onAbort = () => plain.destroy(internal('the client went away'));
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await extractAt(this.sys, fd, plain, { noOverwriteDirNonDir: o.noOverwriteDirNonDir === true, ...(chown ? { chown } : {}) });
+      } catch (err) {
+        if (isStevedoreError(err)) throw err;
+        throw internal(`failed to extract archive: ${err instanceof Error ? err.message : String(err)}`, err);
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
+      }
+    } finally {
+      closeQuietly(fd);
     }
   }
 
   /** `GET /containers/{id}/export`: the container's file system (its layer over the image, no mounts) as a tar. */
-  async export(ref: string, signal?: AbortSignal): Promise<Readable> {
+  async export(ref: string, _signal?: AbortSignal): Promise<Readable> {
     const c = this.o.containers.get(ref);
     const root = await this.openRoot(c);
+    let v: RootView | undefined;
     try {
-      const h = this.spawnHelper('export', root, { root: root.dir }, signal);
-      const out = relay(h.child, root, h.result);
+      v = RootView.open(root.dir, [], this.sys);
+      const now = Math.floor(Date.now() / 1000);
+      const append: TarHeader[] = [];
+      for (const [rel, type, linkname] of INIT_LAYER) {
+        if (exists(v, rel)) continue;
+        const mode = type === 'directory' ? 0o40755 : type === 'symlink' ? 0o120777 : 0o100755;
+        append.push({ name: rel, type, mode, uid: 0, gid: 0, size: 0, mtime: now, ...(linkname ? { linkname } : {}) });
+      }
+      const tar = tarAt(this.sys, v.fd, '.', { rebase: '', append });
+      const view = v;
+      tar.once('close', () => void view.close().then(() => root.release()));
       this.o.containers.emit(c.id, 'export');
-      return out;
+      return tar;
     } catch (err) {
+      await v?.close();
       root.release();
       throw err;
     }
@@ -169,11 +337,11 @@ export class ContainerCopier {
 
   // ---------- internals ----------
 
-  private args(c: ContainerRecord, root: Root, a: Omit<HelperArgs, 'root'>): HelperArgs {
+  /** The view's mounts (Docker's setupMounts: volumes and binds by depth, then the network files that exist) and the mount points. */
+  private args(c: ContainerRecord): { attach: ViewMount[]; mounts: Array<{ destination: string; rw: boolean }> } {
     const table = this.mountTable(c);
     const ro = c.hostConfig.ReadonlyRootfs === true;
     const files = this.o.containers.paths(c.id);
-    // Docker's setupMounts: volumes and binds by depth, then the network files (that exist)
     const attach = table
       .filter((m) => m.type !== 'tmpfs' && m.source !== '')
       .sort((x, y) => depth(x.destination) - depth(y.destination))
@@ -181,7 +349,11 @@ export class ContainerCopier {
     for (const [destination, source] of [['/etc/resolv.conf', files.resolvConf], ['/etc/hostname', files.hostname], ['/etc/hosts', files.hosts]] as const) {
       if (fs.existsSync(source)) attach.push({ source, destination, readOnly: ro });
     }
-    return { ...a, root: root.dir, attach, mounts: table.map((m) => ({ destination: m.destination, rw: !m.readOnly })), readonlyRootfs: ro };
+    return { attach, mounts: table.map((m) => ({ destination: m.destination, rw: !m.readOnly })) };
+  }
+
+  private view(c: ContainerRecord, root: Root): RootView {
+    return RootView.open(root.dir, this.args(c).attach, this.sys);
   }
 
   private mountTable(c: ContainerRecord): MountTableEntry[] {
@@ -204,7 +376,7 @@ export class ContainerCopier {
   /** The container's root file system: where the lifecycle mounted it while it runs, else its snapshot mounted here. */
   private async openRoot(c: ContainerRecord): Promise<Root> {
     const running = (x: ContainerRecord) => (x.state.status === 'running' || x.state.status === 'paused') && x.state.pid > 0;
-    if (running(c)) return { dir: this.o.containers.rootfsDir(c.id), release: () => undefined };
+    if (running(c)) return { dir: this.o.containers.rootfsDir(c.id), temporary: false, release: () => undefined };
     // A stopped container: its snapshot is mounted here for the copy, under the
     // container's lock, so that a start (which mounts the same upper directory) or a
     // remove waits until the copy has ended and the snapshot is unmounted.
@@ -213,7 +385,7 @@ export class ContainerCopier {
       const now = this.o.containers.get(c.id);
       if (running(now)) {
         unlock(); // started while we waited: the lifecycle's mount is the root
-        return { dir: this.o.containers.rootfsDir(c.id), release: () => undefined };
+        return { dir: this.o.containers.rootfsDir(c.id), temporary: false, release: () => undefined };
       }
       const mounts = await this.o.storage.mounts(now.snapshotKey);
       fs.mkdirSync(this.o.tmpDir, { recursive: true, mode: 0o700 });
@@ -227,6 +399,7 @@ export class ContainerCopier {
       }
       return {
         dir: target,
+        temporary: true,
         release: once(() => {
           try {
             this.unmount(target);
@@ -249,43 +422,6 @@ export class ContainerCopier {
       this.o.log.warn('cannot unmount a container root mounted for a copy', { target, err: String(err) });
     }
   }
-
-  private spawnHelper(op: string, _root: Root, a: HelperArgs, signal?: AbortSignal): { child: ChildProcess; result: Promise<HelperResult> } {
-    const script = this.o.helper ?? path.join(__dirname, 'helper.js');
-    // a mount namespace of its own from its first instruction (unshare(1) of the host, run
-    // before any chroot): the mounts it attaches stay private to it and go with it
-    const child = spawn(this.o.unshare ?? '/usr/bin/unshare', ['--mount', '--propagation', 'private', process.execPath, script, op, JSON.stringify(a)], {
-      stdio: [op === 'put' ? 'pipe' : 'ignore', op === 'get' || op === 'export' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-      env: {},
-      ...(signal ? { signal, killSignal: 'SIGKILL' as const } : {}),
-    });
-    child.on('error', () => undefined);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 4096) stderr += d.toString();
-    });
-    const control = child.stdio[3] as Readable;
-    const result = new Promise<HelperResult>((resolve) => {
-      let text = '';
-      control.on('data', (d: Buffer) => {
-        text += d.toString();
-        const nl = text.indexOf('\n');
-        if (nl >= 0) resolve(JSON.parse(text.slice(0, nl)) as HelperResult);
-      });
-      child.on('close', (code, sig) => {
-        resolve({ ok: false, kind: 'internal', message: `archive helper ended (${sig ?? code}) without an answer${stderr ? `: ${stderr.trim()}` : ''}` });
-      });
-    });
-    return { child, result };
-  }
-
-  /** Turns a helper's result into Docker's errors. */
-  private check(r: HelperResult, ref: string, p: string): Extract<HelperResult, { ok: true }> {
-    if (r.ok) return r;
-    if (r.kind === 'path-not-found') throw notFound(`Could not find the file ${p} in container ${ref}`);
-    const kind = KINDS.has(r.kind as ErrorKind) ? (r.kind as ErrorKind) : 'internal';
-    throw new StevedoreError(kind, r.message);
-  }
 }
 
 /** A container's bind mounts from its HostConfig (without the volume service): Binds host paths and Mounts of type bind and tmpfs. */
@@ -307,29 +443,6 @@ export function mountPoints(c: ContainerRecord): MountTableEntry[] {
 }
 
 const depth = (p: string) => p.split('/').filter(Boolean).length;
-
-/**
- * The helper's tar as a stream that ends only when the helper ended well (and, for
- * export, answered ok): a helper that fails half-way makes it fail, never end as if
- * complete. The root is released when the helper is gone.
- */
-function relay(child: ChildProcess, root: Root, result?: Promise<HelperResult>): Readable {
-  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  void pipeline(child.stdout!, out, { end: false })
-    .then(async () => {
-      const code = await exited;
-      const r = result ? await result : { ok: true as const };
-      if (code === 0 && r.ok) out.end();
-      else out.destroy(internal(r.ok ? `archive helper exited with ${code}` : r.message));
-    })
-    .catch((err: unknown) => {
-      child.kill('SIGKILL');
-      out.destroy(err instanceof Error ? err : internal(String(err)));
-    })
-    .finally(() => void exited.then(() => root.release()));
-  return out;
-}
 
 function once(f: () => void): () => void {
   let done = false;

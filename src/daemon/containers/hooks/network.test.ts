@@ -149,6 +149,55 @@ describe('network hook', () => {
     assert.deepEqual(f.log, []);
   });
 
+  it('release: records now, veths and the namespace in the background; a new start of the container and drain wait for them', async () => {
+    const f = fakes();
+    const gates: Array<() => void> = [];
+    const gated = (what: string) =>
+      new Promise<void>((r) =>
+        gates.push(() => {
+          f.log.push(what);
+          r();
+        }),
+      );
+    f.deps.networks!.leaveDeferred = async (id, network) => {
+      await f.deps.networks!.leave(id, network);
+      return { teardown: gated(`veth gone ${network}`) };
+    };
+    f.deps.netns.remove = (name) => gated(`netns gone ${name}`);
+    const hook = new NetworkHook(f.deps);
+    const c = ctx({ networks: { bridge: {} } });
+    const ns = c.container.id.slice(0, 12);
+    await hook.prepare(c);
+    f.log.length = 0;
+    await hook.release(c, 'exit');
+    assert.deepEqual(f.log, ['leave bridge'], 'the endpoint is left before the release returns; the kernel objects are not');
+    assert.deepEqual(hook.runtimeOf(c.container.id)!.endpoints, []);
+    let restarted = false;
+    const again = hook.prepare(c).then(() => (restarted = true));
+    let drained = false;
+    const drain = hook.drain().then(() => (drained = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(restarted, false, 'a new start waits for the last teardown (the namespace has the same name)');
+    assert.equal(drained, false);
+    for (const g of gates.splice(0)) g();
+    await again;
+    assert.deepEqual(f.log.slice(0, 4), ['leave bridge', 'veth gone bridge', `netns gone ${ns}`, `netns create ${ns}`]);
+    await hook.release(c, 'exit');
+    for (const g of gates.splice(0)) g();
+    await drain;
+    assert.equal(drained, true);
+  });
+
+  it('reconcile removes the namespaces no running container owns (what a crash left)', async () => {
+    const f = fakes();
+    const removed: string[] = [];
+    f.deps.netns.list = async () => ['aaaaaaaaaaaa', 'bbbbbbbbbbbb', 'default', 'not-ours'];
+    f.deps.netns.remove = async (name) => void removed.push(name);
+    const hook = new NetworkHook(f.deps);
+    await hook.reconcile(new Set(['a'.repeat(64)]));
+    assert.deepEqual(removed, ['bbbbbbbbbbbb']);
+  });
+
   it('a port in use fails the start with Docker\'s words, and what was done is undone', async () => {
     const f = fakes({ busy: [8081] });
     const hook = new NetworkHook(f.deps);

@@ -34,6 +34,13 @@ export interface NetworkJoiner {
   join(c: { id: string; name: string; hostname?: string }, network: string, netnsPath: string, ifName: string, req: EndpointRequest, opts: { gateway: boolean }): Promise<JoinedEndpoint>;
   /** Idempotent. */
   leave(containerId: string, network: string): Promise<void>;
+  /**
+   * Optional: `leave` for a container whose namespace goes with it: resolves once the
+   * endpoint's record and addresses are released; its interface goes in `teardown`.
+   */
+  leaveDeferred?(containerId: string, network: string): Promise<{ teardown: Promise<void> }>;
+  /** Optional: a running container's endpoints after a daemon restart, as its start recorded them. */
+  adoptEndpoints?(c: { id: string; name: string }, endpoints: readonly JoinedEndpoint[]): void;
   endpointsOf(containerId: string): JoinedEndpoint[];
   /** A bridge network's settings: published ports' default host address (`--ip`, host_binding_ipv4), internal. */
   bridgeSettings?(idOrName: string): { hostBindingIpv4: string; internal: boolean };
@@ -125,9 +132,13 @@ const STATE_FILE = 'network.json';
 
 export class NetworkHook implements StartHook {
   readonly name = 'network';
+  /** its prepare writes under the container's directory and makes kernel objects: it runs while the rootfs is mounted */
+  readonly withoutRootfs = true;
   private readonly state = new Map<string, NetworkRuntime | null>();
   private readonly reservations = new Map<string, PortReservation[]>();
   private readonly dirs = new Map<string, string>();
+  /** releases' background work (veth deletion, namespace removal) per container: a new start of it waits */
+  private readonly pending = new Map<string, Promise<void>>();
 
   constructor(private readonly d: NetworkHookDeps) {}
 
@@ -156,6 +167,9 @@ export class NetworkHook implements StartHook {
 
   async prepare(ctx: StartContext): Promise<Prepared> {
     const c = ctx.container;
+    // the last release's teardown of the same container (its namespace has our name)
+    const teardown = this.pending.get(c.id);
+    if (teardown) await teardown;
     const hc = c.hostConfig;
     const mode = hc.NetworkMode || 'default';
     if (c.config.NetworkDisabled) return {};
@@ -176,7 +190,11 @@ export class NetworkHook implements StartHook {
     const netnsName = c.id.slice(0, 12);
     const rt: NetworkRuntime = { sandboxId: sandboxIdOf(c.id), sandboxKey: this.d.netns.pathOf(netnsName), netnsName, endpoints: [], ports: [] };
     try {
-      this.save(ctx, rt);
+      // in memory before the namespace exists (a failure below releases what it finds
+      // here); on disk once it does — a namespace a crash leaves without a record is
+      // removed at restore (reconcile)
+      this.state.set(c.id, rt);
+      this.dirs.set(c.id, ctx.paths.dir);
       rt.sandboxKey = await this.d.netns.create(netnsName);
       this.save(ctx, rt);
       const links = await this.joinNetworks(ctx, rt, rt.sandboxKey);
@@ -451,11 +469,32 @@ export class NetworkHook implements StartHook {
       if (!p.via) await this.d.firewall?.unpublish(mappingOf(p)).catch((err) => this.d.log.warn('cannot unpublish a port', { id, err: String(err) }));
     }
     for (const l of rt?.links ?? []) await this.linkFirewall()?.removeLink(l).catch((err) => this.d.log.warn('cannot remove a link\'s rules', { id, err: String(err) }));
+    // The endpoints' records, addresses and names go now; the kernel objects — veths and
+    // the namespace, which nothing outside the daemon can see once the container is gone —
+    // in the background (`pending`), off the exit's and the removal's critical path. A
+    // crash in between leaves a namespace file without a running container: reconcile
+    // removes it at restore, and the kernel deletes its veths with it.
+    const background: Promise<void>[] = [];
     if (this.d.networks) {
       const names = new Set([...(rt?.endpoints ?? []).map((e) => e.networkName), ...this.d.networks.endpointsOf(id).map((e) => e.networkName)]);
-      for (const n of names) await this.d.networks.leave(id, n).catch((err) => this.d.log.warn('cannot leave a network', { id, network: n, err: String(err) }));
+      const warn = (n: string) => (err: unknown) => this.d.log.warn('cannot leave a network', { id, network: n, err: String(err) });
+      for (const n of names) {
+        if (this.d.networks.leaveDeferred && rt?.netnsName) {
+          const left = await this.d.networks.leaveDeferred(id, n).catch(warn(n));
+          if (left) background.push(left.teardown);
+        } else {
+          await this.d.networks.leave(id, n).catch(warn(n));
+        }
+      }
     }
-    if (rt?.netnsName) await this.d.netns.remove(rt.netnsName).catch((err) => this.d.log.warn('cannot remove a network namespace', { id, err: String(err) }));
+    if (rt?.netnsName) background.push(this.d.netns.remove(rt.netnsName).catch((err) => this.d.log.warn('cannot remove a network namespace', { id, err: String(err) })));
+    if (background.length) {
+      const before = this.pending.get(id);
+      const p: Promise<void> = Promise.all([before, ...background]).then(() => {
+        if (this.pending.get(id) === p) this.pending.delete(id);
+      });
+      this.pending.set(id, p);
+    }
     // what stays is the sandbox's name and key: Docker's inspect keeps SandboxID and SandboxKey after an exit
     if (rt?.sandboxKey && (rt.endpoints.length || rt.ports.length || rt.netnsName || rt.links?.length)) {
       const networkIds = Object.fromEntries(rt.endpoints.map((e) => [e.networkName, e.networkId]));
@@ -466,6 +505,25 @@ export class NetworkHook implements StartHook {
     }
   }
 
+  /** Resolves when every release's background teardown is done (the daemon closes). */
+  async drain(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending.values()]);
+  }
+
+  /**
+   * At restore, after every container was restored: namespaces in the directory that no
+   * running container owns are what a crash left (a start cut off before its
+   * network.json, a release's background teardown cut off): removed, and their veths
+   * with them.
+   */
+  async reconcile(running: ReadonlySet<string>): Promise<void> {
+    const owners = new Set([...running].map((id) => id.slice(0, 12)));
+    for (const name of await this.d.netns.list().catch(() => [] as string[])) {
+      if (owners.has(name) || !/^[0-9a-f]{12}$/.test(name)) continue;
+      await this.d.netns.remove(name).catch((err) => this.d.log.warn('cannot remove a stale network namespace', { name, err: String(err) }));
+    }
+  }
+
   /**
    * A container still running after a daemon restart (live restore): its namespace and
    * endpoints stay; its published ports are reserved again (nothing else may take them).
@@ -473,6 +531,7 @@ export class NetworkHook implements StartHook {
   async adopt(ctx: StartContext): Promise<void> {
     const id = ctx.container.id;
     const rt = this.runtimeOf(id, ctx.paths.dir);
+    if (rt) this.d.networks?.adoptEndpoints?.({ id, name: ctx.container.name }, rt.endpoints);
     if (!rt || !this.d.ports) return;
     const held: PortReservation[] = [];
     for (const p of rt.ports) {

@@ -42,8 +42,24 @@ export type ReleaseReason = 'exit' | 'remove' | 'failed-start';
 export interface StartHook {
   /** for logs and errors: `rootfs`, `container-files`, `binds`, … */
   readonly name: string;
+  /**
+   * Optional: the hook's prepare never looks into the rootfs. The leading hooks that say
+   * so prepare while the rootfs is being mounted (the network hook: its namespace and
+   * veth are made on the addon's threads while the main thread mounts).
+   */
+  readonly withoutRootfs?: boolean;
   /** Prepares the container's start. Throwing fails the start (earlier hooks are released with 'failed-start'). */
   prepare(ctx: StartContext): Promise<Prepared | void>;
   /** Undoes `prepare`. Must not throw for what is already gone; errors are logged, not fatal. */
   release(ctx: StartContext, reason: ReleaseReason): Promise<void>;
+  /**
+   * Optional: resolves once the work a release left running in the background is done
+   * (the network hook's veth and namespace teardown). Called when the daemon closes.
+   */
+  drain?(): Promise<void>;
+  /**
+   * Optional, at restore once every container was restored: drops what a crash left
+   * behind of containers that are not running (`running`: the IDs of those that are).
+   */
+  reconcile?(running: ReadonlySet<string>): Promise<void>;
 }
