@@ -9,10 +9,12 @@
  *   (a new path) and out of a running busybox container, median of `iterations` runs
  *   after one warm-up round.
  *
- * Nothing copied is deleted before the end: on a file system where inodes were freed in
- * the last ~30 s, ext4 without a journal (this VM's) scans past every recently deleted
- * inode on each creation (ialloc.c recently_deleted), which made a 10,000-file extraction
- * take 5–9 s instead of 0.5–1 s and measured the previous round's `rm -rf`, not the copy.
+ * Nothing copied is deleted before the end: ext4 without a journal (this VM's) skips,
+ * on each inode allocation, every free inode of the block group deleted in the last
+ * 60 s (360 s while its inode table block is dirty; ialloc.c recently_deleted), which
+ * made a 10,000-file extraction take 6–9 s instead of 0.5–1 s: the benchmark measured
+ * the previous round's `rm -rf`, not the copy. The CPU rows (daemon with its reaped
+ * children, and the CLI) are steadier than wall times on a shared machine.
  *
  * Usage (as root, after `npm run setup`):
  *   node dist-test/bench/cp.js [iterations=5] [directory]
@@ -165,7 +167,7 @@ async function main(): Promise<void> {
     const row = (what: string, a: number[], b: number[]) => `| ${what} | ${fmt(median(a))} | ${fmt(median(b))} | ${(median(a) / median(b)).toFixed(2)} |`;
     const load = os.loadavg()[0]!.toFixed(1);
     const body = [
-      `Both daemons running at once and measured in alternation (the order swapped every round); files in ${base} (${fsType(base)}); ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, load average ${load} at the end (\`node dist-test/bench/cp.js ${n}\`). Small requests: median of ${SMALL_RUNS} after one warm-up — the HEAD is a raw API request (what \`docker cp\` sends first), the 1-file copies are whole docker CLI commands (4 KiB in, /etc/passwd out). 256 MiB: 10,308 files (4 × 32 MiB, 64 × 1 MiB, 2,048 × 16 KiB, 8,192 × 4 KiB) in 40 directories, into a new path and out of a running busybox container, median of ${n} runs after one warm-up; nothing is deleted until the end (see below). CPU: the daemon's (with its reaped children: Docker's \`docker-untar\`/\`docker-tar\`) and the CLI's, per copy, medians.`,
+      `Both daemons running at once and measured in alternation (the order swapped every round); files in ${base} (${fsType(base)}); ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, load average ${load} at the end (\`node dist-test/bench/cp.js ${n}${process.argv[3] ? ` ${base}` : ''}\`). Small requests: median of ${SMALL_RUNS} after one warm-up — the HEAD is a raw API request (what \`docker cp\` sends first), the 1-file copies are whole docker CLI commands (4 KiB in, /etc/passwd out). 256 MiB: 10,308 files (4 × 32 MiB, 64 × 1 MiB, 2,048 × 16 KiB, 8,192 × 4 KiB) in 40 directories, into a new path and out of a running busybox container, median of ${n} runs after one warm-up; nothing is deleted until the end (see below). CPU: the daemon's (with its reaped children: Docker's \`docker-untar\`/\`docker-tar\`) and the CLI's, per copy, medians.`,
       '',
       '| docker cp | stevedore | Docker 20.10 | ratio |',
       '|---|---|---|---|',

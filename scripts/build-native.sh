@@ -20,3 +20,7 @@ fi
 if [ -f native/shim/Makefile ]; then
   make -s -C native/shim
 fi
+# The Ryuk-compatible reaper that the testcontainers e2e test runs as an image (FROM scratch).
+if [ -f native/reaper/Makefile ]; then
+  make -s -C native/reaper
+fi

@@ -466,6 +466,10 @@ static napi_value js_netns_delete(napi_env env, napi_callback_info info);
 static napi_value js_netlink_open(napi_env env, napi_callback_info info);
 static napi_value js_netlink_request(napi_env env, napi_callback_info info);
 
+/* docker cp before Linux 6.15 (a view in a private mount namespace): defined in its own block at the end of the file */
+static napi_value js_cp_namespace_open(napi_env env, napi_callback_info info);
+static napi_value js_cp_namespace_attach(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -491,6 +495,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"netnsDelete", NULL, js_netns_delete, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netlinkOpen", NULL, js_netlink_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netlinkRequest", NULL, js_netlink_request, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"cpNamespaceOpen", NULL, js_cp_namespace_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"cpNamespaceAttach", NULL, js_cp_namespace_attach, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
@@ -723,11 +729,10 @@ static napi_value js_waitpid_nohang(napi_env env, napi_callback_info info) {
 
 /* ---- confinement ----
  * chrootFd(fd): makes the directory open as `fd` the process's root and working
- * directory: fchdir(fd), chroot("."), chdir("/"). The docker cp helper
- * (src/daemon/containers/archive/helper.ts) calls it once, before touching any path
- * of the container, so that every later path lookup (symbolic links and `..`
- * included) resolves inside the container's root, whatever the container swaps in.
- * It does not close `fd`. Threads share the root (no CLONE_FS unshare is made). */
+ * directory: fchdir(fd), chroot("."), chdir("/"), so that every later path lookup
+ * (symbolic links and `..` included) resolves inside that root. It does not close `fd`.
+ * Threads share the root (no CLONE_FS unshare is made). (The docker cp helper that
+ * used it is gone: the daemon now uses openat2 on detached trees, below.) */
 static napi_value js_chroot_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   uint32_t fd;
@@ -842,8 +847,10 @@ static napi_value js_openat2(napi_env env, napi_callback_info info) {
   how.flags = (uint64_t)flags | O_CLOEXEC;
   how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
   how.resolve = resolve;
-  int fd;
-  do fd = (int)syscall(SYS_openat2, dirfd, p, &how, sizeof how); while (fd < 0 && errno == EAGAIN && (resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH)));
+  /* EAGAIN: a rename or mount raced a ".." lookup; retried a bounded number of times, so
+   * a container renaming in a loop cannot hold the daemon's thread here */
+  int fd, tries = 0;
+  do fd = (int)syscall(SYS_openat2, dirfd, p, &how, sizeof how); while (fd < 0 && errno == EAGAIN && ++tries < 64);
   if (fd < 0) return throw_errno(env, "openat2", p, errno);
   napi_value out;
   napi_create_int32(env, fd, &out);
@@ -1507,4 +1514,162 @@ static napi_value js_netlink_request(napi_env env, napi_callback_info info) {
     nl_free(j);
   }
   return promise;
+}
+
+/* ---- docker cp before Linux 6.15: a view in a private mount namespace ----
+ * (src/daemon/containers/archive/rootview.ts; docs/archive.md "Kernels before 6.15")
+ * Attaching a mount onto a *detached* tree needs Linux 6.15; older kernels refuse it
+ * (EINVAL) but allow move_mount of a detached tree onto a mount of the caller's own
+ * namespace. So one dedicated thread of the addon (started at first use, CLONE_FS
+ * unshared once so that it may change mount namespace without moving the daemon's
+ * other threads) makes a private mount namespace per view, and the view's mounts are
+ * attached from inside it. The thread always goes back to the daemon's namespace after
+ * a request: only the returned fd keeps a view's namespace alive.
+ *
+ * cpNamespaceOpen(root) → {rootFd, nsFd}: on that thread, unshare(CLONE_NEWNS),
+ *   mount(NULL, "/", MS_REC|MS_PRIVATE) (nothing done in it propagates to the host),
+ *   rootFd = open(root, O_PATH|O_DIRECTORY) in the new namespace, nsFd =
+ *   /proc/thread-self/ns/mnt, back to the daemon's namespace. Lookups from rootFd
+ *   (from any thread) cross the mount points of the namespace's copy (a lookup follows
+ *   the mounts of the fd's own mount, whatever namespace the caller is in). Closing both
+ *   fds frees the namespace and unmounts everything in it. Throws (code, syscall).
+ * cpNamespaceAttach(nsFd, fromFd, toFd): on that thread, setns(nsFd, CLONE_NEWNS),
+ *   move_mount(fromFd (a detached tree, open_tree) → toFd (O_PATH fd of the target,
+ *   a directory or file in that namespace)), back to the daemon's namespace. Throws.
+ * The JS thread waits for the answer (microseconds to a few ms: unshare copies the
+ * mount table); requests are serialized. */
+#include <pthread.h>
+#include <sched.h>
+
+struct cpns_req {
+  int op; /* 1 open, 2 attach */
+  const char *path;
+  int nsfd, from, to;
+  int root_out, ns_out;
+  int err;
+  const char *step;
+};
+
+static pthread_mutex_t cpns_call_mu = PTHREAD_MUTEX_INITIALIZER; /* one caller at a time */
+static pthread_mutex_t cpns_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cpns_cv = PTHREAD_COND_INITIALIZER;
+static struct cpns_req *cpns_pending; /* set by the caller, cleared by the thread when done */
+static int cpns_state;                /* 0 not started, 1 running, -errno failed to start */
+static int cpns_home = -1;            /* the daemon's mount namespace, held by the thread */
+
+/* Back to the daemon's namespace; if that ever fails the thread cannot be trusted with
+ * another request, so it reports the failure and refuses everything after. */
+static int cpns_go_home(struct cpns_req *r) {
+  if (setns(cpns_home, CLONE_NEWNS) == 0) return 1;
+  if (!r->err) { r->err = errno; r->step = "setns(home)"; }
+  cpns_state = -(errno ? errno : EIO);
+  return 0;
+}
+
+static void cpns_exec(struct cpns_req *r) {
+  if (r->op == 1) {
+    if (unshare(CLONE_NEWNS) < 0) { r->err = errno; r->step = "unshare(CLONE_NEWNS)"; return; }
+    r->root_out = r->ns_out = -1;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) { r->err = errno; r->step = "mount(MS_PRIVATE)"; goto home; }
+    r->root_out = open(r->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (r->root_out < 0) { r->err = errno; r->step = "open"; goto home; }
+    r->ns_out = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (r->ns_out < 0) { r->err = errno; r->step = "open(/proc/thread-self/ns/mnt)"; goto home; }
+  home:
+    cpns_go_home(r);
+    if (r->err) {
+      if (r->root_out >= 0) close(r->root_out);
+      if (r->ns_out >= 0) close(r->ns_out);
+      r->root_out = r->ns_out = -1;
+    }
+    return;
+  }
+  if (setns(r->nsfd, CLONE_NEWNS) < 0) { r->err = errno; r->step = "setns"; return; }
+  if (syscall(SYS_move_mount, r->from, "", r->to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+    r->err = errno;
+    r->step = "move_mount";
+  }
+  cpns_go_home(r);
+}
+
+static void *cpns_thread(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&cpns_mu);
+  int e = 0;
+  if (unshare(CLONE_FS) < 0) e = errno;
+  else if ((cpns_home = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0) e = errno;
+  cpns_state = e ? -e : 1;
+  pthread_cond_broadcast(&cpns_cv);
+  if (e) { pthread_mutex_unlock(&cpns_mu); return NULL; }
+  for (;;) {
+    while (!cpns_pending || cpns_pending->op == 0) pthread_cond_wait(&cpns_cv, &cpns_mu);
+    struct cpns_req *r = cpns_pending;
+    if (cpns_state != 1) { r->err = -cpns_state; r->step = "cpNamespace thread"; }
+    else cpns_exec(r);
+    r->op = 0; /* done */
+    pthread_cond_broadcast(&cpns_cv);
+  }
+  return NULL;
+}
+
+/* Runs `r` on the thread (started at first use); returns with r->err set on failure. */
+static void cpns_run(struct cpns_req *r) {
+  pthread_mutex_lock(&cpns_call_mu);
+  pthread_mutex_lock(&cpns_mu);
+  if (cpns_state == 0) {
+    pthread_attr_t at;
+    pthread_t t;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 256 * 1024);
+    int rc = pthread_create(&t, &at, cpns_thread, NULL);
+    pthread_attr_destroy(&at);
+    if (rc) cpns_state = -rc;
+    while (cpns_state == 0) pthread_cond_wait(&cpns_cv, &cpns_mu);
+  }
+  if (cpns_state != 1) {
+    r->err = -cpns_state;
+    r->step = "cpNamespace thread";
+  } else {
+    cpns_pending = r;
+    pthread_cond_broadcast(&cpns_cv);
+    while (r->op != 0) pthread_cond_wait(&cpns_cv, &cpns_mu);
+    cpns_pending = NULL;
+  }
+  pthread_mutex_unlock(&cpns_mu);
+  pthread_mutex_unlock(&cpns_call_mu);
+}
+
+static napi_value js_cp_namespace_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  char p[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_str(env, argv[0], p, sizeof p)) return NULL;
+  struct cpns_req r;
+  memset(&r, 0, sizeof r);
+  r.op = 1;
+  r.path = p;
+  r.root_out = r.ns_out = -1;
+  cpns_run(&r);
+  if (r.err) return throw_errno(env, r.step, p, r.err);
+  napi_create_object(env, &out);
+  napi_create_int32(env, r.root_out, &v);
+  napi_set_named_property(env, out, "rootFd", v);
+  napi_create_int32(env, r.ns_out, &v);
+  napi_set_named_property(env, out, "nsFd", v);
+  return out;
+}
+
+static napi_value js_cp_namespace_attach(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t nsfd, from, to;
+  if (!get_args(env, info, 3, argv) || !get_u32(env, argv[0], &nsfd) || !get_u32(env, argv[1], &from) || !get_u32(env, argv[2], &to)) return NULL;
+  struct cpns_req r;
+  memset(&r, 0, sizeof r);
+  r.op = 2;
+  r.nsfd = (int)nsfd;
+  r.from = (int)from;
+  r.to = (int)to;
+  cpns_run(&r);
+  if (r.err) return throw_errno(env, r.step, NULL, r.err);
+  return undef(env);
 }

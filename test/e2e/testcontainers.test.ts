@@ -8,9 +8,11 @@
  * one missing in busybox —, HTTP, shell command, one-shot), environment, command, the
  * other create options, files copied in before start (archive PUT) and out, exec, logs,
  * reuse, a `Network` with aliases, a compose environment (compose 1.29), restart and
- * stop. The Ryuk reaper is disabled: its image comes from Docker Hub (see
- * docs/clients.md). testcontainers keeps one client per process, so this file runs one
- * engine for all its tests. Passes against stevedore and Docker 20.10
+ * stop. The Ryuk reaper is on: its image is our own Ryuk-compatible reaper
+ * (native/reaper, docs/reaper.md), built in the engine by test/helpers/ryuk.ts and named
+ * by RYUK_CONTAINER_IMAGE; a child process that exits without cleaning up has its
+ * container and network reaped. testcontainers keeps one client per process, so this
+ * file runs one engine for all its tests. Passes against stevedore and Docker 20.10
  * (STEVEDORE_TEST_TARGET=docker).
  */
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +22,8 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
+import { RYUK_IMAGE, buildRyukImage } from '../helpers/ryuk';
+import { spawn } from 'node:child_process';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 import { httpGet } from '../helpers/network';
 import { until } from '../helpers/wait';
@@ -64,17 +68,25 @@ describe('testcontainers', () => {
   before(async () => {
     t = await startTarget({ network: true });
     await importBusybox(t);
+    await buildRyukImage(t);
     // testcontainers reads its configuration from the environment once, on first use:
-    // the engine's socket, no reaper (its image is on Docker Hub), and a HOME of the
-    // test's own (no ~/.testcontainers.properties or ~/.docker/config.json of the machine).
+    // the engine's socket, the reaper's image (RYUK_CONTAINER_IMAGE, read when the module
+    // loads), and a HOME of the test's own (no ~/.testcontainers.properties or
+    // ~/.docker/config.json of the machine). TESTCONTAINERS_RYUK_TEST_LABEL labels the
+    // reapers it starts so that another process does not reuse them (the library's own
+    // test switch): the child process of the reaping step gets a reaper, and a session, of
+    // its own, whose end it can show without ending this file's session.
     // It takes a file lock in os.tmpdir() and leaves the file there.
     // Its lock file (and any temp file) goes to a TMPDIR of the test's own, removed with the engine's dir.
     const tmp = fs.mkdtempSync(path.join(t.dir, 'tmp-'));
-    for (const [k, v] of Object.entries({ DOCKER_HOST: t.dockerHost, TESTCONTAINERS_RYUK_DISABLED: 'true', HOME: t.env.HOME!, DOCKER_CONFIG: t.env.DOCKER_CONFIG!, TMPDIR: tmp })) {
+    for (const [k, v] of Object.entries({ DOCKER_HOST: t.dockerHost, RYUK_CONTAINER_IMAGE: RYUK_IMAGE, TESTCONTAINERS_RYUK_TEST_LABEL: 'true', HOME: t.env.HOME!, DOCKER_CONFIG: t.env.DOCKER_CONFIG!, TMPDIR: tmp })) {
       saved[k] = process.env[k];
       process.env[k] = v;
     }
-    delete process.env.TESTCONTAINERS_HOST_OVERRIDE;
+    for (const k of ['TESTCONTAINERS_HOST_OVERRIDE', 'TESTCONTAINERS_RYUK_DISABLED', 'TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE', 'TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT', 'TESTCONTAINERS_RYUK_PORT', 'TESTCONTAINERS_RYUK_PRIVILEGED']) {
+      saved[k] = process.env[k];
+      delete process.env[k];
+    }
     tc = await import('testcontainers');
     work = fs.mkdtempSync(path.join(t.dir, 'tc-'));
     fs.writeFileSync(path.join(work, 'Dockerfile'), 'FROM busybox\nCOPY index.html /www/index.html\nLABEL org.example.test=testcontainers\nCMD ["sh"]\n');
@@ -106,6 +118,92 @@ describe('testcontainers', () => {
     // (/.dockerenv): then it is the gateway of `GET /networks/bridge`
     assert.equal(client.info.containerRuntime.host, expectedHost());
     assert.ok(client.info.containerRuntime.serverVersion);
+  });
+
+  it('runs the Ryuk reaper from the local image (socket bound in, labelled, auto-removed) and sends it the session', async () => {
+    const client = await tc.getContainerRuntimeClient();
+    const reaper = await tc.getReaper(client);
+    assert.ok(reaper.containerId, 'a reaper container (not the disabled reaper)');
+    const r = await t.request('GET', `/containers/${reaper.containerId}/json`);
+    assert.equal(r.status, 200, r.body);
+    const info = JSON.parse(r.body);
+    assert.equal(info.Config.Image, RYUK_IMAGE);
+    assert.equal(info.State.Running, true);
+    // the image's label (reapers are never reaped) and the library's session label
+    assert.equal(info.Config.Labels['org.testcontainers.ryuk'], 'true');
+    assert.equal(info.Config.Labels['org.testcontainers.session-id'], reaper.sessionId);
+    assert.equal(info.HostConfig.AutoRemove, true);
+    assert.deepEqual(info.HostConfig.Binds, [`${t.socket}:/var/run/docker.sock:rw`]);
+    // what the library starts carries the session it sent the reaper
+    const c = await new tc.GenericContainer(IMAGE).withCommand(['sleep', '600']).start();
+    try {
+      assert.equal(c.getLabels()['org.testcontainers.session-id'], reaper.sessionId);
+    } finally {
+      await c.stop();
+    }
+    const logs = await t.docker(['logs', reaper.containerId]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /level=INFO msg=Started /);
+    assert.match(logs.stdout, /msg="client connected"/);
+    assert.ok(logs.stdout.includes(`msg="adding filter" type=label values="[org.testcontainers.session-id=${reaper.sessionId}]"`), logs.stdout);
+  });
+
+  it('reaps what a process left behind: its container and network go once it has exited, this session keeps its own', async () => {
+    const mine = await new tc.GenericContainer(IMAGE).withCommand(['sleep', '600']).start();
+    try {
+      // a process that starts a network and a container on it, and exits without stopping them
+      const script = [
+        "const tc = require('testcontainers');",
+        '(async () => {',
+        '  const net = await new tc.Network().start();',
+        `  const c = await new tc.GenericContainer(${JSON.stringify(IMAGE)}).withNetwork(net).withCommand(['sleep', '600']).start();`,
+        '  const reaper = await tc.getReaper(await tc.getContainerRuntimeClient());',
+        '  process.stdout.write(JSON.stringify({ container: c.getId(), network: net.getId(), reaper: reaper.containerId, session: reaper.sessionId }));',
+        '  process.exit(0);',
+        '})().catch((e) => { console.error(e); process.exit(1); });',
+      ].join('\n');
+      const child = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const p = spawn(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '..', '..', '..'), env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('error', reject);
+        p.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      assert.equal(child.code, 0, child.stderr);
+      const left = JSON.parse(child.stdout) as { container: string; network: string; reaper: string; session: string };
+      const own = await tc.getReaper(await tc.getContainerRuntimeClient());
+      assert.notEqual(left.session, own.sessionId, 'the child had a session of its own');
+      assert.notEqual(left.reaper, own.containerId, 'and a reaper of its own');
+      // nothing cleaned up after the child: its things are there when it has gone
+      const status = async (p: string) => (await t.request('GET', p)).status;
+      assert.equal(await status(`/containers/${left.container}/json`), 200);
+      assert.equal(await status(`/networks/${left.network}`), 200);
+      // the reaper's log, followed until it exits
+      const reaperLog = t.docker(['logs', '-f', left.reaper]);
+      // its reaper waits RYUK_RECONNECTION_TIMEOUT (10 s) without a client, removes the
+      // container and then the network, and exits (its container is auto-removed)
+      await until(
+        async () =>
+          (await status(`/containers/${left.container}/json`)) === 404 &&
+          (await status(`/networks/${left.network}`)) === 404 &&
+          (await status(`/containers/${left.reaper}/json`)) === 404,
+        'the child\'s container, network and reaper to be gone',
+        { tries: 600, everyMs: 100 },
+      );
+      const log = (await reaperLog).stdout;
+      assert.match(log, /msg="client disconnected" address=\S+ clients=0\n/);
+      assert.ok(log.includes(`msg=removed resource=container id=${left.container}\n`), log);
+      assert.ok(log.includes(`msg=removed resource=network id=${left.network}\n`), log);
+      assert.match(log, /msg=removed containers=1 networks=1 volumes=0 images=0\n.*msg=done\n$/);
+      // this file's session is still connected: its reaper and its container stay
+      const ownInfo = JSON.parse((await t.request('GET', `/containers/${own.containerId}/json`)).body);
+      assert.equal(ownInfo.State.Running, true);
+      assert.equal(JSON.parse((await t.request('GET', `/containers/${mine.getId()}/json`)).body).State.Running, true);
+    } finally {
+      await mine.stop();
+    }
   });
 
   it('exposes a port (getMappedPort reaches httpd through 127.0.0.1) and waits for it to listen', async () => {

@@ -195,6 +195,7 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
   const ac = new AbortController();
   sock.on('close', () => ac.abort());
   if (withLogs && (opts.stdout || opts.stderr)) {
+    await headersReadFirst(sock);
     for await (const e of b.logs.logged(c.id, { stdout: opts.stdout, stderr: opts.stderr })) {
       sock.write(tty ? e.log : frame(e.stream === 'stderr' ? STDERR : STDOUT, e.log));
     }
@@ -225,6 +226,20 @@ async function attach(b: ContainersBackend, ctx: RequestContext): Promise<void> 
   const input = stdin && (ctx.upgradeSocket !== undefined || !ctx.req.complete);
   await splice(sock, task, { stdin: input, tty, detachKeys, closeStdin: c.config.StdinOnce === true });
 }
+
+/**
+ * Gives the client time to read the upgrade's headers before the logs follow them.
+ * docker-py reads the response headers through a buffered reader and then reads the
+ * stream from the raw socket: bytes that arrived with the headers stay in that buffer
+ * and are lost (attach(logs=True) came back empty about one time in five). Docker's
+ * own gap between the two writes (reading the log) hides it there; here the headers
+ * are flushed first and the logs wait a moment longer.
+ */
+async function headersReadFirst(sock: NodeJS.ReadWriteStream): Promise<void> {
+  if (!(sock instanceof net.Socket) || !(await flushed(sock))) return;
+  await new Promise((r) => setTimeout(r, HEADERS_GAP_MS));
+}
+const HEADERS_GAP_MS = 5;
 
 /** Resolves true once everything written to `sock` so far has reached the kernel. */
 function flushed(sock: net.Socket): Promise<boolean> {

@@ -42,8 +42,9 @@ export interface NativeSys {
   waitpidNoHang(pid: number): { code: number | null; signal: number | null } | null;
   /**
    * fchdir(fd), chroot("."), chdir("/"): the directory open as `fd` becomes the
-   * process's root (for every thread) and working directory. Used once by the docker cp
-   * helper before it touches a container's files. Throws ('EPERM', 'ENOTDIR', …).
+   * process's root (for every thread) and working directory. Nothing in the daemon uses it
+   * any more: docker cp's chrooted helper is gone (the copy opens a view of the container's
+   * files in the daemon, src/daemon/containers/archive/rootview.ts). Throws ('EPERM', 'ENOTDIR', …).
    */
   chrootFd(fd: number): void;
   /**

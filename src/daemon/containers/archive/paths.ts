@@ -1,8 +1,8 @@
 /**
  * Docker's `docker cp` path rules (moby daemon/archive.go, container/archive.go,
- * pkg/archive/copy.go), as pure functions over container paths. They run inside the
- * copy helper, chrooted into the container's root (helper.ts), so a container path is
- * a path of the helper's own file system: "/" is the container's root.
+ * pkg/archive/copy.go), as pure functions over container paths ("/" is the container's
+ * root). The links they follow are read through a RootView (rootview.ts), confined to
+ * the container's files.
  */
 import * as path from 'node:path';
 
@@ -49,7 +49,7 @@ function goBaseNoTrim(p: string): string {
   return goBase(p);
 }
 
-/** What the resolver needs of the file system (inside the chroot). */
+/** What the resolver needs of the file system (a RootView: lookups confined to the container). */
 export interface LinkReader {
   /** the link's target, or null when `p` is not a symbolic link or does not exist */
   readlink(p: string): string | null;

@@ -3,7 +3,9 @@
  * root whose directory is a link to `/` — reads and writes land inside the root, never
  * on the host; mounts attached to the detached view, read-only when asked, and invisible
  * to the daemon's namespace; and a container swapping a directory for a link to `/` in
- * a loop while copies run both ways never makes one touch the host. Needs root.
+ * a loop while copies run both ways never makes one touch the host. Needs root. Every
+ * case runs in both view modes (a detached tree, Linux 6.15+; a private mount namespace,
+ * the fallback for older kernels), and namespace views leave no namespace or mount behind.
  */
 import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { statIn } from './copier';
 import { extractAt, tarAt } from './fdtar';
-import { closeQuietly, RootView, viewNative } from './rootview';
+import { closeQuietly, RootView, viewMode, viewNative, type ViewMode } from './rootview';
 
 const O_DIR = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY;
 
@@ -39,8 +41,8 @@ async function put(v: RootView, p: string, tar: Buffer): Promise<void> {
 
 const list = (tar: Buffer) => execFileSync('tar', ['-t'], { input: tar }).toString().split('\n').filter(Boolean);
 
-describe('in-daemon copy confinement', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-view-'));
+for (const mode of ['detached', 'namespace'] as ViewMode[]) describe(`in-daemon copy confinement (${mode} view)`, { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `stv-view-${mode}-`));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const root = path.join(dir, 'root');
   const secret = path.join(dir, 'secret');
@@ -50,7 +52,7 @@ describe('in-daemon copy confinement', { skip: process.getuid?.() !== 0 ? 'needs
   fs.writeFileSync(path.join(secret, 'marker'), 'HOST\n');
 
   it('resolves a link to / as the container root when reading', async () => {
-    const v = RootView.open(root);
+    const v = RootView.open(root, [], viewNative(), mode);
     try {
       assert.throws(() => statIn(v, `/w/d${secret}/marker`), (err: Error) => err.constructor.name === 'PathNotFound');
       const s = statIn(v, '/w/d');
@@ -69,7 +71,7 @@ describe('in-daemon copy confinement', { skip: process.getuid?.() !== 0 ? 'needs
     fs.mkdirSync(path.join(src, secret.slice(1)), { recursive: true });
     fs.writeFileSync(path.join(src, secret.slice(1), 'marker'), 'overwritten\n');
     const tar = execFileSync('tar', ['-C', src, '-c', secret.slice(1).split('/')[0]!]);
-    const v = RootView.open(root);
+    const v = RootView.open(root, [], viewNative(), mode);
     try {
       await put(v, '/w/d', tar);
     } finally {
@@ -86,7 +88,7 @@ describe('in-daemon copy confinement', { skip: process.getuid?.() !== 0 ? 'needs
     fs.mkdirSync(path.join(src, 'l'), { recursive: true });
     fs.writeFileSync(path.join(src, 'l', 'marker'), 'through\n');
     const tar = execFileSync('tar', ['-C', src, '--no-recursion', '-c', 'l/marker']);
-    const v = RootView.open(root);
+    const v = RootView.open(root, [], viewNative(), mode);
     try {
       await assert.rejects(put(v, '/x', tar), /symbolic link/);
     } finally {
@@ -99,7 +101,7 @@ describe('in-daemon copy confinement', { skip: process.getuid?.() !== 0 ? 'needs
     const vol = path.join(dir, 'vol');
     fs.mkdirSync(vol);
     fs.writeFileSync(path.join(vol, 'v'), 'in the volume\n');
-    const v = RootView.open(root, [{ source: vol, destination: '/mnt/v', readOnly: true }]);
+    const v = RootView.open(root, [{ source: vol, destination: '/mnt/v', readOnly: true }], viewNative(), mode);
     try {
       const tar = await get(v, '/mnt/v/v');
       assert.equal(execFileSync('tar', ['-xO'], { input: tar }).toString(), 'in the volume\n');
@@ -128,7 +130,7 @@ describe('in-daemon copy confinement', { skip: process.getuid?.() !== 0 ? 'needs
     let wrote = 0;
     try {
       for (let i = 0; i < 60; i++) {
-        const v = RootView.open(root);
+        const v = RootView.open(root, [], viewNative(), mode);
         try {
           try {
             await put(v, '/race/d', tar);
@@ -155,5 +157,70 @@ describe('in-daemon copy confinement', { skip: process.getuid?.() !== 0 ? 'needs
     assert.ok(!fs.existsSync('/marker') && !fs.existsSync('/sub/marker'));
     assert.deepEqual(fs.readdirSync('/').sort(), before);
     assert.ok(wrote > 0, 'no copy succeeded at all');
+  });
+});
+
+/** Every mount namespace a thread of this process is in or an fd of it holds. */
+function mountNamespaces(): string[] {
+  const out: string[] = [];
+  for (const t of fs.readdirSync('/proc/self/task')) out.push(`task ${fs.readlinkSync(`/proc/self/task/${t}/ns/mnt`)}`);
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    let l = '';
+    try {
+      l = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the fd of the readdir itself
+    }
+    if (l.startsWith('mnt:')) out.push(`fd ${l}`);
+  }
+  return out.sort();
+}
+
+describe('view modes', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
+  it('probes the kernel: detached trees from Linux 6.15, a namespace before; STEVEDORE_CP_VIEW forces one', () => {
+    const saved = process.env.STEVEDORE_CP_VIEW;
+    try {
+      delete process.env.STEVEDORE_CP_VIEW;
+      const [major, minor] = os.release().split('.').map((n) => parseInt(n, 10)) as [number, number];
+      assert.equal(viewMode(), major > 6 || (major === 6 && minor >= 15) ? 'detached' : 'namespace');
+      process.env.STEVEDORE_CP_VIEW = 'namespace';
+      assert.equal(viewMode(), 'namespace');
+      process.env.STEVEDORE_CP_VIEW = 'detached';
+      assert.equal(viewMode(), 'detached');
+    } finally {
+      if (saved === undefined) delete process.env.STEVEDORE_CP_VIEW;
+      else process.env.STEVEDORE_CP_VIEW = saved;
+    }
+  });
+
+  it('namespace views leave no namespace, fd or host mount behind', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-nsleak-'));
+    try {
+      const root = path.join(dir, 'root');
+      const vol = path.join(dir, 'vol');
+      fs.mkdirSync(root);
+      fs.mkdirSync(vol);
+      fs.writeFileSync(path.join(vol, 'f'), 'v\n');
+      // the addon's thread starts at first use and stays: start it before counting
+      await RootView.open(root, [], viewNative(), 'namespace').close();
+      const fds = fs.readdirSync('/proc/self/fd').length;
+      const namespaces = mountNamespaces();
+      for (let i = 0; i < 50; i++) {
+        const v = RootView.open(root, [{ source: vol, destination: '/a/v', readOnly: false }, { source: path.join(vol, 'f'), destination: '/etc/f', readOnly: true }], viewNative(), 'namespace');
+        const fd = v.open('/a/v/f', fs.constants.O_RDONLY);
+        assert.equal(fs.readFileSync(fd, 'utf8'), 'v\n');
+        closeQuietly(fd);
+        assert.ok(mountNamespaces().length > namespaces.length, 'the view holds its namespace');
+        assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(dir), 'a view mount is visible on the host');
+        await v.close();
+      }
+      assert.equal(fs.readdirSync('/proc/self/fd').length, fds);
+      assert.deepEqual(mountNamespaces(), namespaces);
+      // other helpers' mounts come and go: only ours must not be there
+      assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(dir), 'a view mount is visible on the host');
+      assert.deepEqual(fs.readdirSync(path.join(root, 'a/v')), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -18,8 +18,15 @@
  * containing `/` — so the only link the kernel could follow is the last component's,
  * and every call used on such a path (lstat, readlink, mkdir, symlink, link, unlink,
  * rmdir, lchown, lutimes, l*xattr, mknod, open with O_NOFOLLOW|O_EXCL) does not follow it.
+ *
+ * Attaching onto a detached tree needs Linux 6.15. Before that (Debian 12's 6.1) the view
+ * is the container's root opened in a private mount namespace made for it by the addon
+ * (`cpNamespaceOpen`), the mounts attached inside that namespace (`cpNamespaceAttach`);
+ * the lookups are the same. `viewMode()` chooses (docs/archive.md "Kernels before 6.15").
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { internal } from '../../../engine/errdefs';
 import { nativeSys, type NativeSys } from '../../../engine/sys/native';
 import { followSymlinkInScope, goClean } from './paths';
@@ -35,6 +42,14 @@ export interface ViewNative extends Pick<NativeSys, 'openTree' | 'mknod' | 'lset
    * if a step fails. `dirfd` must stay open until the promise settles.
    */
   writeFileAt(dirfd: number, name: string, chunks: Buffer[], mode: number, uid: number, gid: number, mtime: number, chmod: boolean): Promise<void>;
+  /**
+   * Kernels before 6.15: a new private mount namespace (on the addon's own thread, which
+   * goes back to the daemon's namespace): `rootFd` is `root` (O_PATH directory) opened in
+   * it, `nsFd` holds it. Closing both drops the namespace and its mounts.
+   */
+  cpNamespaceOpen(root: string): { rootFd: number; nsFd: number };
+  /** move_mount of the detached tree `fromFd` onto `toFd` (O_PATH, in the namespace `nsFd`), made inside that namespace. */
+  cpNamespaceAttach(nsFd: number, fromFd: number, toFd: number): void;
 }
 
 export function viewNative(): ViewNative {
@@ -81,19 +96,68 @@ export function closeQuietly(fd: number): void {
   }
 }
 
-/** A container's files for one copy. close() drops the tree (the kernel unmounts a detached tree with its last fd). */
+/**
+ * How a view is built: `detached` (open_tree clone, mounts attached onto it; Linux 6.15+)
+ * or `namespace` (the root opened in a private mount namespace, mounts attached there).
+ */
+export type ViewMode = 'detached' | 'namespace';
+
+let probed: ViewMode | undefined;
+
+/**
+ * The mode views use: STEVEDORE_CP_VIEW (`namespace` or `detached`) when set, else what
+ * the kernel supports, probed once: a detached clone of a directory of ours moved onto a
+ * detached clone of another (EINVAL before 6.15). A probe that fails otherwise (no
+ * privilege) keeps `detached`, whose errors then say why.
+ */
+export function viewMode(sys: ViewNative = viewNative()): ViewMode {
+  const forced = process.env.STEVEDORE_CP_VIEW;
+  if (forced === 'namespace' || forced === 'detached') return forced;
+  if (probed === undefined) probed = probeDetachedAttach(sys) ? 'detached' : 'namespace';
+  return probed;
+}
+
+function probeDetachedAttach(sys: ViewNative): boolean {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stevedore-cp-probe-'));
+  const fds: number[] = [];
+  try {
+    fs.mkdirSync(path.join(dir, 'd'));
+    fds.push(sys.openTree(dir, false));
+    fds.push(sys.openTree(path.join(dir, 'd'), false));
+    fds.push(sys.openat2(fds[0]!, 'd', O_PATH | O_DIRECTORY, 0, RESOLVE_ONE));
+    sys.moveMountAt(fds[1]!, fds[2]!, '');
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'EINVAL';
+  } finally {
+    for (const fd of fds.reverse()) closeQuietly(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A container's files for one copy. close() drops the tree (the kernel unmounts a
+ * detached tree with its last fd; a view's namespace goes with its fds).
+ */
 export class RootView {
   private closed = false;
 
-  private constructor(readonly fd: number, private readonly sys: ViewNative) {}
+  /** `nsFd`: the view's mount namespace in `namespace` mode, else -1. */
+  private constructor(readonly fd: number, private readonly sys: ViewNative, private readonly nsFd = -1) {}
 
   /**
    * The view of the root file system mounted at `root` (a daemon path) with `mounts`
    * attached in order. A missing mount point is created in the container's layer, as
-   * Docker's CreateIfNotExists does.
+   * Docker's CreateIfNotExists does. `mode`: viewMode()'s by default.
    */
-  static open(root: string, mounts: ViewMount[] = [], sys: ViewNative = viewNative()): RootView {
-    const v = new RootView(sys.openTree(root, false), sys);
+  static open(root: string, mounts: ViewMount[] = [], sys: ViewNative = viewNative(), mode: ViewMode = viewMode(sys)): RootView {
+    let v: RootView;
+    if (mode === 'namespace') {
+      const ns = sys.cpNamespaceOpen(root);
+      v = new RootView(ns.rootFd, sys, ns.nsFd);
+    } else {
+      v = new RootView(sys.openTree(root, false), sys);
+    }
     try {
       for (const m of mounts) v.attach(m);
     } catch (err) {
@@ -111,7 +175,8 @@ export class RootView {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    return new Promise((resolve) => fs.close(this.fd, () => resolve()));
+    const close = (fd: number) => new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    return this.nsFd < 0 ? close(this.fd) : Promise.all([close(this.fd), close(this.nsFd)]).then(() => undefined);
   }
 
   private attach(m: ViewMount): void {
@@ -122,7 +187,8 @@ export class RootView {
       this.createIfNotExists(dest, dir);
       const target = this.open(dest, O_PATH | (dir ? O_DIRECTORY : 0));
       try {
-        this.sys.moveMountAt(src, target, '');
+        if (this.nsFd >= 0) this.sys.cpNamespaceAttach(this.nsFd, src, target);
+        else this.sys.moveMountAt(src, target, '');
       } finally {
         closeQuietly(target);
       }

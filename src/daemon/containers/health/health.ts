@@ -9,6 +9,7 @@
  * the metadata database when the status changes (Docker also persists it only at
  * checkpoints), so it survives a daemon restart, where `resume` picks the monitor up again.
  */
+import { nowRfc3339Nano } from '../../../engine/clock';
 import type { Logger } from '../../../engine/log';
 import type { HealthConfig } from '../types';
 
@@ -252,6 +253,7 @@ export class HealthService {
     // paused (Docker stops the monitor meanwhile), or the exec path not wired yet (restore at daemon start): no probe this time
     if (this.o.isPaused(t.id) || !this.prober) return;
     const start = now();
+    const startText = this.timeText(start);
     let result: { exitCode: number; output: string };
     try {
       result = await this.prober.run(t.id, cmd, timeoutNs);
@@ -261,7 +263,12 @@ export class HealthService {
       result = { exitCode: -1, output: err instanceof Error ? err.message : String(err) };
     }
     if (m.stopped) return; // the container stopped while the probe ran: ignored, as Docker does
-    this.record(t, { Start: goTime(start), End: goTime(now()), ExitCode: result.exitCode, Output: result.output }, start);
+    this.record(t, { Start: startText, End: this.timeText(now()), ExitCode: result.exitCode, Output: result.output }, start);
+  }
+
+  /** A log entry's time as Docker writes it: nanoseconds from the real clock, or the injected test clock's. */
+  private timeText(d: Date): string {
+    return this.o.now ? goTime(d) : nowRfc3339Nano();
   }
 
   /** Docker's handleProbeResult. */
