@@ -98,6 +98,11 @@ export class ContainerService {
     return this.withRuntime(this.k.get(ref));
   }
 
+  /** Whether a container with this full id exists (no copy of its record: exec's prune asks for each exec). */
+  exists(id: string): boolean {
+    return this.k.byId.has(id);
+  }
+
   /** `c` with the network its start made (for views), when the daemon has networking. */
   private withRuntime(c: ContainerRecord): ContainerRecord {
     const h = this.health.state(c.id);

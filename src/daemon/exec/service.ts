@@ -55,6 +55,8 @@ export interface ExecCreateRequest {
 export interface ExecContainers {
   /** Resolves an id, prefix or name; throws not-found. */
   get(ref: string): ContainerRecord;
+  /** Whether a container with this full id exists (cheap: no copy of its record). */
+  exists?(id: string): boolean;
   /** Where the running container's root filesystem is mounted (inside its bundle). */
   rootfsDir(id: string): string;
 }
@@ -239,10 +241,14 @@ export class ExecService {
     const now = Date.now();
     for (const [id, e] of this.execs) {
       let gone = false;
-      try {
-        this.o.containers.get(e.containerId);
-      } catch {
-        gone = true;
+      if (this.o.containers.exists) {
+        gone = !this.o.containers.exists(e.containerId);
+      } else {
+        try {
+          this.o.containers.get(e.containerId);
+        } catch {
+          gone = true;
+        }
       }
       if (gone || (e.exitedAt !== undefined && now - e.exitedAt > KEEP_EXITED_MS)) {
         this.execs.delete(id);
