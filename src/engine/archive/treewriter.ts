@@ -53,6 +53,28 @@ const OPEN_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_E
 const SMALL_FILE = 256 * 1024;
 const q = JSON.stringify;
 
+/**
+ * Sets a tar entry's extended attributes on `path` (not following a link). An attribute
+ * the file system does not support or the daemon may not set (ENOTSUP, EPERM) is skipped
+ * and reported through `skipped`, as Docker's archive code skips it; other errors throw.
+ */
+export function setXattrsWhereSupported(
+  sys: Pick<NativeSys, 'lsetxattr'>,
+  path: string,
+  xattrs: Map<string, Buffer>,
+  skipped?: (name: string, code: string) => void,
+): void {
+  for (const [name, value] of xattrs) {
+    try {
+      sys.lsetxattr(path, name, value, 0);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== 'ENOTSUP' && code !== 'EPERM') throw err;
+      skipped?.(name, code);
+    }
+  }
+}
+
 export class TreeWriter {
   /** Relative paths known to be real directories ('' is the destination). */
   private readonly dirs = new Set<string>(['']);
@@ -153,15 +175,7 @@ export class TreeWriter {
   }
 
   private setXattrs(path: string, xattrs: Map<string, Buffer>): void {
-    for (const [name, value] of xattrs) {
-      try {
-        this.sys.lsetxattr(path, name, value, 0);
-      } catch (err) {
-        const code = errnoCode(err);
-        if (code !== 'ENOTSUP' && code !== 'EPERM') throw err;
-        this.opts.onWarning?.(`ignoring xattr ${name} on ${path}: ${code}`);
-      }
-    }
+    setXattrsWhereSupported(this.sys, path, xattrs, (name, code) => this.opts.onWarning?.(`ignoring xattr ${name} on ${path}: ${code}`));
   }
 
   /** A directory; an existing one is kept and gets the new metadata (Docker merges). */

@@ -16,6 +16,27 @@ async function listenTcp(host: string): Promise<{ port: number; close(): Promise
   return { port: (s.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => s.close(() => r())) };
 }
 
+/** Whether `port` can be listened on now (TCP, `host`). */
+async function tcpFree(host: string, port: number): Promise<boolean> {
+  const s = net.createServer();
+  const ok = await new Promise<boolean>((res) => {
+    s.once('error', () => res(false));
+    s.listen({ host, port, exclusive: true }, () => res(true));
+  });
+  if (ok) await new Promise<void>((r) => s.close(() => r()));
+  return ok;
+}
+
+/** A port held by a listener of ours whose two neighbours are free (other programs on the host hold ports too). */
+async function busyBetweenFree(host: string): Promise<{ port: number; close(): Promise<void> }> {
+  for (let i = 0; ; i++) {
+    const busy = await listenTcp(host);
+    if ((await tcpFree(host, busy.port - 1)) && (await tcpFree(host, busy.port + 1))) return busy;
+    await busy.close();
+    if (i === 50) throw new Error('no port with two free neighbours found');
+  }
+}
+
 async function bindUdp(host: string): Promise<{ port: number; close(): Promise<void> }> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((res, rej) => {
@@ -117,7 +138,7 @@ describe('SocketPortAllocator', () => {
   });
 
   test('port 0 picks sequentially from the range, skipping ports in use, and says so when none is left', async () => {
-    const busy = await listenTcp('127.0.0.1');
+    const busy = await busyBetweenFree('127.0.0.1');
     others.push(busy);
     const p = busy.port;
     // a range of three ports whose middle one is taken by someone else

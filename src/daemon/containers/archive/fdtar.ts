@@ -21,6 +21,7 @@ import { errnoCode, internal, invalidArgument } from '../../../engine/errdefs';
 import { cleanName, isReservedXattr, parentOf, baseOf } from '../../../engine/archive/paths';
 import { drain, forEachEntry, type EntryBody, type TarEntry } from '../../../engine/archive/parser';
 import { END_OF_ARCHIVE, encodeHeader, type TarHeader } from '../../../engine/archive/tarheader';
+import { setXattrsWhereSupported } from '../../../engine/archive/treewriter';
 import { S_IFBLK, S_IFCHR, S_IFIFO } from '../../../engine/sys/native';
 import { at, closeQuietly, openDirAt, RESOLVE_ONE, type ViewNative } from './rootview';
 
@@ -426,15 +427,9 @@ class FdExtractor {
   }
 
   private xattrs(path: string, xattrs: Map<string, Buffer>): void {
-    for (const [name, value] of xattrs) {
-      try {
-        this.sys.lsetxattr(path, name, value, 0);
-      } catch (err) {
-        const code = errnoCode(err);
-        if (code !== 'ENOTSUP' && code !== 'EPERM') throw err;
-      }
-    }
+    setXattrsWhereSupported(this.sys, path, xattrs);
   }
+
 
   private parent(rel: string): DirInfo {
     return this.dir(parentOf(rel), rel, true);
