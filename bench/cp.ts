@@ -95,9 +95,15 @@ function timeCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wall: number
 
 async function setup(name: Engine['name'], out: string, base: string): Promise<Engine> {
   const t = await startTarget({ kind: name, dir: fs.mkdtempSync(path.join(base, 'stv-')) });
-  await importBusybox(t);
-  const run = await t.docker(['run', '-d', '--name', 'cpbench', 'busybox', 'sleep', '100000']);
-  if (run.code !== 0) throw new Error(run.stderr);
+  try {
+    await importBusybox(t);
+    const run = await t.docker(['run', '-d', '--name', 'cpbench', 'busybox', 'sleep', '100000']);
+    if (run.code !== 0) throw new Error(run.stderr);
+  } catch (err) {
+    await t.stop();
+    fs.rmSync(t.dir, { recursive: true, force: true });
+    throw err;
+  }
   return { name, t, out, head: [], smallIn: [], smallOut: [], cpIn: [], cpOut: [], daemonIn: [], daemonOut: [], cliIn: [], cliOut: [] };
 }
 
@@ -156,7 +162,8 @@ async function main(): Promise<void> {
     makeTree(src);
     const one = path.join(src, 'one');
     fs.writeFileSync(one, randomBytes(4096));
-    engines.push(await setup('stevedore', out, base), await setup('docker', out, base));
+    // one at a time: an engine started before the other's setup fails is still stopped below
+    for (const name of ['stevedore', 'docker'] as const) engines.push(await setup(name, out, base));
     // small requests: one warm-up, then alternating, the order swapped every round
     for (const e of engines) await small(e, one, -1);
     for (const e of engines) e.head.length = e.smallIn.length = e.smallOut.length = 0;

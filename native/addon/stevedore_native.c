@@ -451,14 +451,11 @@ static napi_value js_spawn_ready(napi_env env, napi_callback_info info);
 static napi_value js_waitpid_nohang(napi_env env, napi_callback_info info);
 
 /* confinement of the docker cp helper: defined in its own block at the end of the file */
-static napi_value js_chroot_fd(napi_env env, napi_callback_info info);
 static napi_value js_open_tree(napi_env env, napi_callback_info info);
-static napi_value js_move_mount(napi_env env, napi_callback_info info);
 /* docker cp without a helper process (openat2, detached trees): defined after moveMount */
 static napi_value js_openat2(napi_env env, napi_callback_info info);
 static napi_value js_move_mount_at(napi_env env, napi_callback_info info);
 static napi_value js_chmod_at(napi_env env, napi_callback_info info);
-static napi_value js_write_file_at(napi_env env, napi_callback_info info);
 
 /* network namespaces and rtnetlink: defined in their own block at the end of the file */
 static napi_value js_netns_create(napi_env env, napi_callback_info info);
@@ -484,13 +481,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"sendFd", NULL, js_send_fd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"spawnReady", NULL, js_spawn_ready, NULL, NULL, NULL, napi_enumerable, NULL},
     {"waitpidNoHang", NULL, js_waitpid_nohang, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"chrootFd", NULL, js_chroot_fd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openTree", NULL, js_open_tree, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"moveMount", NULL, js_move_mount, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openat2", NULL, js_openat2, NULL, NULL, NULL, napi_enumerable, NULL},
     {"moveMountAt", NULL, js_move_mount_at, NULL, NULL, NULL, napi_enumerable, NULL},
     {"chmodAt", NULL, js_chmod_at, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"writeFileAt", NULL, js_write_file_at, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netnsCreate", NULL, js_netns_create, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netnsDelete", NULL, js_netns_delete, NULL, NULL, NULL, napi_enumerable, NULL},
     {"netlinkOpen", NULL, js_netlink_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -728,26 +722,11 @@ static napi_value js_waitpid_nohang(napi_env env, napi_callback_info info) {
 }
 
 /* ---- confinement ----
- * chrootFd(fd): makes the directory open as `fd` the process's root and working
- * directory: fchdir(fd), chroot("."), chdir("/"), so that every later path lookup
- * (symbolic links and `..` included) resolves inside that root. It does not close `fd`.
- * Threads share the root (no CLONE_FS unshare is made). (The docker cp helper that
- * used it is gone: the daemon now uses openat2 on detached trees, below.) */
-static napi_value js_chroot_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  uint32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_u32(env, argv[0], &fd)) return NULL;
-  if (fchdir((int)fd) < 0) return throw_errno(env, "fchdir", NULL, errno);
-  if (chroot(".") < 0) return throw_errno(env, "chroot", NULL, errno);
-  if (chdir("/") < 0) return throw_errno(env, "chdir", "/", errno);
-  return undef(env);
-}
-
-/* openTree(path, readOnly) → fd: open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE |
+ * openTree(path, readOnly) → fd: open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE |
  * OPEN_TREE_CLOEXEC: a detached copy of the mount tree at `path` (a recursive bind
  * mount not attached anywhere yet), made read-only (mount_setattr MOUNT_ATTR_RDONLY,
- * recursively) when asked. The copy helper takes the container's mount sources this
- * way before its chroot and attaches them inside it with moveMount. */
+ * recursively) when asked. docker cp's views (src/daemon/containers/archive/rootview.ts)
+ * take the container's root and mount sources this way and attach them with moveMountAt. */
 #include <sys/syscall.h>
 #include <fcntl.h>
 #ifndef OPEN_TREE_CLONE
@@ -791,16 +770,6 @@ static napi_value js_open_tree(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* moveMount(fd, target): move_mount(2) of the detached tree `fd` onto `target` (a path
- * resolved from the process's root and working directory, i.e. inside the chroot). */
-static napi_value js_move_mount(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  uint32_t fd;
-  char tgt[PATH_BUF];
-  if (!get_args(env, info, 2, argv) || !get_u32(env, argv[0], &fd) || !get_str(env, argv[1], tgt, sizeof tgt)) return NULL;
-  if (syscall(SYS_move_mount, (int)fd, "", AT_FDCWD, tgt, MOVE_MOUNT_F_EMPTY_PATH) < 0) return throw_errno(env, "move_mount", tgt, errno);
-  return undef(env);
-}
 
 /* ---- docker cp in the daemon: confined lookups on detached trees ----
  * (src/daemon/containers/archive/rootview.ts; docs/archive.md "Confinement")
@@ -876,166 +845,6 @@ static napi_value js_chmod_at(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-/* writeFileAt(dirfd, name, chunks, mode, uid, gid, mtime, chmod) → Promise<void>: on libuv's
- * thread pool, one new regular file: openat(dirfd, name, O_WRONLY|O_CREAT|O_EXCL|
- * O_NOFOLLOW, mode & 0777), writev of `chunks` (Buffers, kept referenced until done),
- * fchown(uid, gid) when uid >= 0, fchmod(mode & 07777) when `chmod` (the caller knows
- * its umask; reading it here would need umask(2) twice, racing other threads), futimens(mtime, mtime) (mtime: seconds, fractional), close. The
- * extractor (fdtar.ts) runs several at once so the kernel's work for one file overlaps
- * the parsing of the next. Rejects (code, errno, syscall, path = name); a file left
- * half-written after a failure is unlinked. `dirfd` must stay open until it settles. */
-struct wf_job {
-  napi_async_work work;
-  napi_deferred deferred;
-  int dirfd;
-  char name[NAME_MAX + 1];
-  uint32_t n;
-  napi_ref *refs;
-  struct iovec *iov;
-  uint32_t mode;
-  int64_t uid, gid;
-  double mtime;
-  bool chmod;
-  int err;
-  const char *syscall;
-};
-
-static void wf_execute(napi_env env, void *data) {
-  (void)env;
-  struct wf_job *j = data;
-  int fd = openat(j->dirfd, j->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, j->mode & 0777);
-  if (fd < 0) {
-    j->err = errno;
-    j->syscall = "open";
-    return;
-  }
-  uint32_t i = 0;
-  while (i < j->n) {
-    ssize_t w = writev(fd, j->iov + i, (int)((j->n - i) > 1024 ? 1024 : (j->n - i)));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      j->err = errno;
-      j->syscall = "write";
-      goto fail;
-    }
-    while (i < j->n && (size_t)w >= j->iov[i].iov_len) w -= (ssize_t)j->iov[i++].iov_len;
-    if (i < j->n) {
-      j->iov[i].iov_base = (char *)j->iov[i].iov_base + w;
-      j->iov[i].iov_len -= (size_t)w;
-    }
-  }
-  if (j->uid >= 0 && fchown(fd, (uid_t)j->uid, (gid_t)j->gid) < 0) {
-    j->err = errno;
-    j->syscall = "fchown";
-    goto fail;
-  }
-  if (j->chmod && fchmod(fd, j->mode & 07777) < 0) {
-    j->err = errno;
-    j->syscall = "fchmod";
-    goto fail;
-  }
-  struct timespec ts[2];
-  ts[0].tv_sec = (time_t)j->mtime;
-  ts[0].tv_nsec = (long)((j->mtime - (double)ts[0].tv_sec) * 1e9);
-  if (ts[0].tv_nsec < 0 || ts[0].tv_nsec >= 1000000000L) ts[0].tv_nsec = 0;
-  ts[1] = ts[0];
-  if (futimens(fd, ts) < 0) {
-    j->err = errno;
-    j->syscall = "futimens";
-    goto fail;
-  }
-  if (close(fd) < 0 && errno != EINTR) {
-    j->err = errno;
-    j->syscall = "close";
-    unlinkat(j->dirfd, j->name, 0);
-  }
-  return;
-fail:
-  close(fd);
-  unlinkat(j->dirfd, j->name, 0);
-}
-
-static void wf_complete(napi_env env, napi_status status, void *data) {
-  struct wf_job *j = data;
-  if (status != napi_ok && !j->err) {
-    j->err = ECANCELED;
-    j->syscall = "writeFileAt";
-  }
-  if (j->err) napi_reject_deferred(env, j->deferred, errno_error(env, j->syscall, j->name, j->err));
-  else napi_resolve_deferred(env, j->deferred, undef(env));
-  for (uint32_t i = 0; i < j->n; i++) napi_delete_reference(env, j->refs[i]);
-  napi_delete_async_work(env, j->work);
-  free(j->refs);
-  free(j->iov);
-  free(j);
-}
-
-static napi_value js_write_file_at(napi_env env, napi_callback_info info) {
-  napi_value argv[8], promise, resname;
-  uint32_t dirfd, mode, n = 0;
-  int64_t uid, gid;
-  double mtime;
-  struct wf_job *j = calloc(1, sizeof *j);
-  if (!j) return throw_errno(env, "writeFileAt", NULL, ENOMEM);
-  if (!get_args(env, info, 8, argv) || !get_u32(env, argv[0], &dirfd) || !get_str(env, argv[1], j->name, sizeof j->name) ||
-      napi_get_array_length(env, argv[2], &n) != napi_ok || !get_u32(env, argv[3], &mode) ||
-      napi_get_value_int64(env, argv[4], &uid) != napi_ok || napi_get_value_int64(env, argv[5], &gid) != napi_ok ||
-      napi_get_value_double(env, argv[6], &mtime) != napi_ok || napi_get_value_bool(env, argv[7], &j->chmod) != napi_ok) {
-    free(j);
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (!pending) napi_throw_type_error(env, NULL, "writeFileAt(dirfd, name, chunks, mode, uid, gid, mtime, chmod)");
-    return NULL;
-  }
-  if (j->name[0] == '\0' || strchr(j->name, '/') || !strcmp(j->name, ".") || !strcmp(j->name, "..")) {
-    free(j);
-    napi_throw_type_error(env, NULL, "writeFileAt: name must be one path component");
-    return NULL;
-  }
-  j->dirfd = (int)dirfd;
-  j->mode = mode;
-  j->uid = uid;
-  j->gid = gid;
-  j->mtime = mtime;
-  j->n = n;
-  j->refs = calloc(n ? n : 1, sizeof *j->refs);
-  j->iov = calloc(n ? n : 1, sizeof *j->iov);
-  if (!j->refs || !j->iov) {
-    free(j->refs);
-    free(j->iov);
-    free(j);
-    return throw_errno(env, "writeFileAt", NULL, ENOMEM);
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value b;
-    void *p = NULL;
-    size_t len = 0;
-    bool is_buf = false;
-    if (napi_get_element(env, argv[2], i, &b) != napi_ok || napi_is_buffer(env, b, &is_buf) != napi_ok || !is_buf ||
-        napi_get_buffer_info(env, b, &p, &len) != napi_ok || napi_create_reference(env, b, 1, &j->refs[i]) != napi_ok) {
-      for (uint32_t k = 0; k < i; k++) napi_delete_reference(env, j->refs[k]);
-      free(j->refs);
-      free(j->iov);
-      free(j);
-      napi_throw_type_error(env, NULL, "writeFileAt: chunks must be Buffers");
-      return NULL;
-    }
-    j->iov[i].iov_base = p;
-    j->iov[i].iov_len = len;
-  }
-  napi_create_string_utf8(env, "stevedore:writeFileAt", NAPI_AUTO_LENGTH, &resname);
-  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, resname, wf_execute, wf_complete, j, &j->work) != napi_ok ||
-      napi_queue_async_work(env, j->work) != napi_ok) {
-    for (uint32_t k = 0; k < n; k++) napi_delete_reference(env, j->refs[k]);
-    free(j->refs);
-    free(j->iov);
-    free(j);
-    napi_throw_error(env, NULL, "writeFileAt: cannot queue the work");
-    return NULL;
-  }
-  return promise;
-}
 
 /* ---- network namespaces and rtnetlink ----
  * Node's main thread never changes namespace. Whatever must happen inside a network

@@ -354,6 +354,12 @@ static void js_string(struct json *j, struct buf *out) {
   }
   if (!js_eat(j, '"')) j->bad = 1;
 }
+/* An object member's key (into key) and its ':'; 0 when the JSON is not of that shape. */
+static int js_key(struct json *j, struct buf *key) {
+  js_string(j, key);
+  if (!js_eat(j, ':')) j->bad = 1;
+  return !j->bad;
+}
 static void js_skip(struct json *j) {
   int c = js_peek(j);
   if (c == '"') {
@@ -363,10 +369,7 @@ static void js_skip(struct json *j) {
     j->p++;
     if (js_eat(j, close_)) return;
     do {
-      if (c == '{') {
-        js_string(j, NULL);
-        if (!js_eat(j, ':')) j->bad = 1;
-      }
+      if (c == '{') js_key(j, NULL);
       js_skip(j);
     } while (!j->bad && js_eat(j, ','));
     if (!js_eat(j, close_)) j->bad = 1;
@@ -408,9 +411,7 @@ static int collect(const char *text, size_t len, const char *wrapper, const char
     if (!js_eat(&j, '{')) goto done;
     if (js_eat(&j, '}')) goto done;
     do {
-      js_string(&j, &key);
-      if (!js_eat(&j, ':')) j.bad = 1;
-      if (j.bad) goto done;
+      if (!js_key(&j, &key)) goto done;
       if (strcmp(key.p, wrapper) == 0 && js_peek(&j) == '[') break;
       js_skip(&j);
     } while (!j.bad && js_eat(&j, ','));
@@ -436,9 +437,7 @@ static int collect(const char *text, size_t len, const char *wrapper, const char
     int reaper = 0;
     if (!js_eat(&j, '}')) {
       do {
-        js_string(&j, &key);
-        if (!js_eat(&j, ':')) j.bad = 1;
-        if (j.bad) break;
+        if (!js_key(&j, &key)) break;
         if (strcmp(key.p, field) == 0 && js_peek(&j) == '"') {
           js_string(&j, &val);
           free(id);
@@ -447,9 +446,7 @@ static int collect(const char *text, size_t len, const char *wrapper, const char
           j.p++;
           if (!js_eat(&j, '}')) {
             do {
-              js_string(&j, &key);
-              if (!js_eat(&j, ':')) j.bad = 1;
-              if (j.bad) break;
+              if (!js_key(&j, &key)) break;
               if (strcmp(key.p, RYUK_LABEL) == 0 && js_peek(&j) == '"') {
                 js_string(&j, &val);
                 if (strcmp(val.p, "true") == 0) reaper = 1;

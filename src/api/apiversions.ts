@@ -17,7 +17,7 @@
  *   multi-platform image store we do not have, ...).
  */
 import { invalidArgument } from '../engine/errdefs';
-import type { RequestContext } from './context';
+import { type RequestContext, parseFilters, queryBool } from './context';
 import { goDecode, type GoType } from './jsonfold';
 import { type ApiVersion, compareVersions, versionAtLeast } from './version';
 
@@ -63,7 +63,7 @@ export interface VersionRow {
 // ---------------------------------------------------------------- helpers
 
 /** A field of a raw JSON object, found as Go finds it (exact name, else case-insensitively). */
-export function field(o: Json, name: string): Json {
+function field(o: Json, name: string): Json {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return undefined;
   if (name in o) return o[name];
   const lower = name.toLowerCase();
@@ -107,9 +107,26 @@ const DF = 'GET /system/df';
 const EVENTS = 'GET /events';
 const INFO = 'GET /info';
 
+/** A request row: the host-config field (create's `HostConfig`, update's body) is dropped at the row's version and later. */
+const ignoredFrom = (name: string) => (req: RequestInput, newer: boolean) => {
+  const hc = req.body?.HostConfig ?? req.body;
+  if (newer && isObj(hc)) delete hc[name];
+};
+
 /** The short id Docker 20.10 adds to a container's aliases on user-defined networks. */
 const shortId = (id: string) => id.slice(0, 12);
 const userDefined = (network: string) => !['bridge', 'host', 'none', 'default'].includes(network) && !network.startsWith('container:');
+
+/** A container inspect's name, id, hostname and network endpoints (the objects only). */
+function inspectNetworks(b: Json): { name: string; id: string; host: string; endpoints: Array<[string, Json]> } {
+  const nets = b?.NetworkSettings?.Networks;
+  return {
+    name: String(b?.Name ?? '').replace(/^\//, ''),
+    id: String(b?.Id ?? ''),
+    host: String(b?.Config?.Hostname ?? ''),
+    endpoints: Object.entries(isObj(nets) ? (nets as Record<string, Json>) : {}).filter(([, ep]) => isObj(ep)),
+  };
+}
 
 // ---------------------------------------------------------------- the table
 
@@ -217,10 +234,7 @@ export const ROWS: readonly VersionRow[] = [
     version: '1.42',
     endpoints: [CREATE, UPDATE],
     change: '`KernelMemory` is ignored (Docker drops it: kernel memory accounting is gone from cgroup v2)',
-    request: (req, newer) => {
-      const hc = req.body?.HostConfig ?? req.body;
-      if (newer && isObj(hc)) delete hc.KernelMemory;
-    },
+    request: ignoredFrom('KernelMemory'),
   },
   {
     id: 'inspect-kernel-memory-omitted',
@@ -268,7 +282,7 @@ export const ROWS: readonly VersionRow[] = [
     change: 'prunes only anonymous volumes unless the `all` filter is true; older versions prune all unused local volumes',
     request: (req, newer) => {
       const f = parseFilters(req.query.get('filters'));
-      const all = f.all ?? [];
+      const all = f.get('all') ?? [];
       if (!newer) {
         if (all.length) throw invalidArgument(`Invalid filter 'all'`);
         req.query.set('all', 'true');
@@ -277,8 +291,8 @@ export const ROWS: readonly VersionRow[] = [
         if (all.some((v) => !['1', 'true', '0', 'false'].includes(v.toLowerCase()))) throw invalidArgument(`invalid filter 'all=${all.join(',')}'`);
         req.query.set('all', truthy ? 'true' : 'false');
       }
-      delete f.all;
-      req.query.set('filters', JSON.stringify(f));
+      f.delete('all');
+      req.query.set('filters', JSON.stringify(Object.fromEntries(f)));
     },
   },
   {
@@ -444,14 +458,8 @@ export const ROWS: readonly VersionRow[] = [
     endpoints: [INSPECT],
     change: '`NetworkSettings.Networks.*.DNSNames`: the names the container has on a user-defined network (name, aliases, short id, hostname)',
     response: (b) => {
-      const nets = b?.NetworkSettings?.Networks;
-      const name = String(b?.Name ?? '').replace(/^\//, '');
-      const id = String(b?.Id ?? '');
-      const host = String(b?.Config?.Hostname ?? '');
-      for (const [net, ep] of Object.entries(isObj(nets) ? (nets as Record<string, Json>) : {})) {
-        if (!isObj(ep)) continue;
-        ep.DNSNames = userDefined(net) ? dedup([name, ...list(ep.Aliases), shortId(id), host].filter((s) => s !== '')) : null;
-      }
+      const { name, id, host, endpoints } = inspectNetworks(b);
+      for (const [net, ep] of endpoints) ep.DNSNames = userDefined(net) ? dedup([name, ...list(ep.Aliases), shortId(id), host].filter((s) => s !== '')) : null;
       return b;
     },
   },
@@ -497,12 +505,9 @@ export const ROWS: readonly VersionRow[] = [
     endpoints: [INSPECT],
     change: '`Aliases` are exactly those given (no short id, no hostname added); use `DNSNames`',
     response: (b) => {
-      const nets = b?.NetworkSettings?.Networks;
-      const id = String(b?.Id ?? '');
-      const name = String(b?.Name ?? '').replace(/^\//, '');
-      const host = String(b?.Config?.Hostname ?? '');
-      for (const [net, ep] of Object.entries(isObj(nets) ? (nets as Record<string, Json>) : {})) {
-        if (!isObj(ep) || !userDefined(net) || !Array.isArray(ep.Aliases)) continue;
+      const { name, id, host, endpoints } = inspectNetworks(b);
+      for (const [net, ep] of endpoints) {
+        if (!userDefined(net) || !Array.isArray(ep.Aliases)) continue;
         // what Docker 20.10 (and the networks service, as it) adds: the short id, and a hostname other than the name
         const added = new Set([shortId(id), ...(host && host !== name ? [host] : [])]);
         const given = (ep.Aliases as string[]).filter((a) => !added.has(a));
@@ -800,10 +805,7 @@ export const ROWS: readonly VersionRow[] = [
     version: '1.52',
     endpoints: [CREATE, UPDATE],
     change: '`KernelMemoryTCP` is ignored',
-    request: (req, newer) => {
-      const hc = req.body?.HostConfig ?? req.body;
-      if (newer && isObj(hc)) delete hc.KernelMemoryTCP;
-    },
+    request: ignoredFrom('KernelMemoryTCP'),
   },
   {
     id: 'info-kernel-memory-tcp',
@@ -888,30 +890,6 @@ function dedup(xs: string[]): string[] {
   return [...new Set(xs)];
 }
 
-/** Docker's boolean query rule (as RequestContext.bool). */
-function queryBool(q: URLSearchParams, name: string): boolean {
-  const v = q.get(name);
-  if (v === null) return false;
-  const s = v.trim().toLowerCase();
-  return !(s === '' || s === '0' || s === 'no' || s === 'false' || s === 'none');
-}
-
-function parseFilters(raw: string | null): Record<string, string[]> {
-  if (!raw || raw.trim() === '') return {};
-  let parsed: Json;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (err) {
-    throw invalidArgument(`invalid filter: ${(err as Error).message}`);
-  }
-  const out: Record<string, string[]> = {};
-  if (!isObj(parsed)) throw invalidArgument('invalid filter: expected a JSON object');
-  for (const [k, v] of Object.entries(parsed as Record<string, Json>)) {
-    out[k] = Array.isArray(v) ? v.map(String) : isObj(v) ? Object.keys(v).filter((x) => v[x]) : [];
-  }
-  return out;
-}
-
 /** API 1.52's per-type disk usage summaries (moby's system.DiskUsage), from the legacy lists. */
 function dfUsage(b: Json, verbose: boolean): Json {
   if (!isObj(b)) return b;
@@ -949,13 +927,16 @@ function dfUsage(b: Json, verbose: boolean): Json {
 
 // ---------------------------------------------------------------- applying the table
 
-/** The rows of one endpoint, oldest first. */
-export function rowsFor(endpoint: string): VersionRow[] {
-  return ROWS.filter((r) => r.endpoints.includes(endpoint)).sort((a, b) => compareRows(a, b));
+/** Endpoint → its rows, oldest first: built once, not per request (events and stats apply them per item). */
+const BY_ENDPOINT = new Map<string, VersionRow[]>();
+for (const r of [...ROWS].sort((a, b) => compareVersions(a.version, b.version))) {
+  for (const e of r.endpoints) BY_ENDPOINT.set(e, [...(BY_ENDPOINT.get(e) ?? []), r]);
 }
+const NO_ROWS: readonly VersionRow[] = [];
 
-function compareRows(a: VersionRow, b: VersionRow): number {
-  return compareVersions(a.version, b.version);
+/** The rows of one endpoint, oldest first. */
+function rowsFor(endpoint: string): readonly VersionRow[] {
+  return BY_ENDPOINT.get(endpoint) ?? NO_ROWS;
 }
 
 /**
@@ -989,22 +970,9 @@ export function queryFor(ctx: RequestContext, endpoint: string): URLSearchParams
  * body and the warnings the version adds.
  */
 export async function versionedBody(ctx: RequestContext, endpoint: string, limit: number, schema: GoType): Promise<{ body: unknown; raw?: unknown; warnings: string[] }> {
-  if (!ctx.hasBody()) return { body: applyRequest(ctx.version, endpoint, { query: ctx.query }).body, warnings: [] };
-  const ct = ctx.req.headers['content-type'];
-  if (ct !== undefined && !/^application\/json\b/i.test(ct.split(';')[0]!.trim())) {
-    ctx.req.resume();
-    throw invalidArgument(`Content-Type specified (${ct}) must be 'application/json'`);
-  }
-  const text = (await ctx.rawBody(limit)).toString('utf8');
-  if (text.length === 0) return { body: applyRequest(ctx.version, endpoint, { query: ctx.query }).body, warnings: [] };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw invalidArgument(`invalid JSON: ${(err as Error).message}`);
-  }
-  const body = goDecode(text, schema);
-  const r = applyRequest(ctx.version, endpoint, { body, raw, query: ctx.query });
+  const sent = await ctx.jsonBody(limit);
+  const raw = sent?.parsed;
+  const r = applyRequest(ctx.version, endpoint, { body: sent && goDecode(sent.text, schema), raw, query: ctx.query });
   return { body: r.body, raw, warnings: r.warnings };
 }
 
@@ -1030,8 +998,9 @@ export async function startConsoleSize(
   version: ApiVersion,
 ): Promise<void> {
   const c = containers.get(ref);
+  if (c.config.Tty !== true) return;
   const cs = applyRequest(version, 'POST /containers/{id}/start', { body: { HostConfig: { ConsoleSize: c.hostConfig.ConsoleSize } } }).body.HostConfig.ConsoleSize;
-  if (c.config.Tty !== true || !Array.isArray(cs) || cs.length !== 2 || !(cs[0]! > 0 && cs[1]! > 0)) return;
+  if (!Array.isArray(cs) || cs.length !== 2 || !(cs[0]! > 0 && cs[1]! > 0)) return;
   await containers.resize(ref, cs[0]!, cs[1]!).catch(() => {});
 }
 
@@ -1073,12 +1042,13 @@ export function execStartConsoleSize<T extends { consoleSize?: { height: number;
  * (1.51) and shared size (1.42's `shared-size`), from the images' disk usage. Undefined when
  * the version asks for neither, or the backend cannot tell.
  */
-export async function imageUsageFor(ctx: RequestContext, images: object): Promise<Map<string, { Containers: number; SharedSize: number }> | undefined> {
-  const wanted = versionAtLeast(ctx.version, '1.51') || (versionAtLeast(ctx.version, '1.42') && ctx.bool('shared-size'));
-  const du = (images as { diskUsage?: () => Promise<{ Images: Array<{ Id: string; Containers: number; SharedSize: number }> }> }).diskUsage;
-  if (!wanted || typeof du !== 'function') return undefined;
-  const { Images } = await du.call(images);
-  return new Map(Images.map((i) => [i.Id, { Containers: i.Containers, SharedSize: i.SharedSize }]));
+export async function imageUsageFor(
+  ctx: RequestContext,
+  images: { usage(opts: { sharedSize: boolean }): Promise<Map<string, { Containers: number; SharedSize: number }>> },
+): Promise<Map<string, { Containers: number; SharedSize: number }> | undefined> {
+  const sharedSize = versionAtLeast(ctx.version, '1.42') && ctx.bool('shared-size');
+  if (!sharedSize && !versionAtLeast(ctx.version, '1.51')) return undefined;
+  return images.usage({ sharedSize });
 }
 
 /**
@@ -1087,5 +1057,5 @@ export async function imageUsageFor(ctx: RequestContext, images: object): Promis
  */
 export function volumePruneOptions(ctx: RequestContext): { filters: Map<string, string[]>; anonymousOnly: boolean } {
   const q = queryFor(ctx, 'POST /volumes/prune');
-  return { filters: new Map(Object.entries(parseFilters(q.get('filters')))), anonymousOnly: versionAtLeast(ctx.version, '1.42') && q.get('all') !== 'true' };
+  return { filters: parseFilters(q.get('filters')), anonymousOnly: versionAtLeast(ctx.version, '1.42') && q.get('all') !== 'true' };
 }

@@ -93,10 +93,7 @@ export class RequestContext {
 
   /** Docker's boolean rule: "", "0", "no", "false", "none" are false; anything else true. */
   bool(name: string, dflt = false): boolean {
-    const v = this.query.get(name);
-    if (v === null) return dflt;
-    const s = v.trim().toLowerCase();
-    return !(s === '' || s === '0' || s === 'no' || s === 'false' || s === 'none');
+    return queryBool(this.query, name, dflt);
   }
 
   /** An integer query value; 400 when it is not one. */
@@ -112,24 +109,7 @@ export class RequestContext {
    * legacy `{"key":{"v":true}}`. Invalid JSON → 400.
    */
   filters(name = 'filters'): Map<string, string[]> {
-    const raw = this.query.get(name);
-    const out = new Map<string, string[]>();
-    if (raw === null || raw.trim() === '') return out;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch (err) {
-      throw invalidArgument(`invalid filter: ${(err as Error).message}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw invalidArgument('invalid filter: expected a JSON object');
-    }
-    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out.set(k, v as string[]);
-      else if (typeof v === 'object' && v !== null) out.set(k, Object.keys(v).filter((x) => (v as Record<string, unknown>)[x]));
-      else throw invalidArgument(`invalid filter: the value of ${k} must be a list of strings`);
-    }
-    return out;
+    return parseFilters(this.query.get(name));
   }
 
   /** True when the request carries a body (Content-Length > 0 or chunked). */
@@ -149,6 +129,16 @@ export class RequestContext {
    * as in Go, Go's type errors; the result carries the canonical field names.
    */
   async json(limit = MAX_JSON_BODY, schema?: GoType): Promise<unknown> {
+    const b = await this.jsonBody(limit);
+    if (b === undefined) return undefined;
+    return schema ? goDecode(b.text, schema) : b.parsed;
+  }
+
+  /**
+   * The JSON body as sent: its text and its plain `JSON.parse` (undefined when empty),
+   * with the Content-Type, size and syntax checks of `json`.
+   */
+  async jsonBody(limit = MAX_JSON_BODY): Promise<{ text: string; parsed: unknown } | undefined> {
     if (!this.hasBody()) return undefined;
     const ct = this.req.headers['content-type'];
     if (ct !== undefined && !/^application\/json\b/i.test(ct.split(';')[0]!.trim())) {
@@ -158,13 +148,11 @@ export class RequestContext {
     const body = await this.rawBody(limit);
     if (body.length === 0) return undefined;
     const text = body.toString('utf8');
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      return { text, parsed: JSON.parse(text) };
     } catch (err) {
       throw invalidArgument(`invalid JSON: ${(err as Error).message}`);
     }
-    return schema ? goDecode(text, schema) : parsed;
   }
 
   /** Reads the whole body up to `limit` bytes; 400 when larger. */
@@ -323,6 +311,38 @@ function readChunk(sock: Duplex): Promise<Buffer | null> {
     sock.on('end', onEnd);
     sock.on('error', onErr);
   });
+}
+
+/** Docker's boolean query rule: absent → `dflt`; "", "0", "no", "false", "none" are false; anything else true. */
+export function queryBool(query: URLSearchParams, name: string, dflt = false): boolean {
+  const v = query.get(name);
+  if (v === null) return dflt;
+  const s = v.trim().toLowerCase();
+  return !(s === '' || s === '0' || s === 'no' || s === 'false' || s === 'none');
+}
+
+/**
+ * A `filters` query value as Docker parses it: `{"key":["v",...]}` or the legacy
+ * `{"key":{"v":true}}`. Invalid JSON → 400.
+ */
+export function parseFilters(raw: string | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (raw === null || raw.trim() === '') return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw invalidArgument(`invalid filter: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw invalidArgument('invalid filter: expected a JSON object');
+  }
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out.set(k, v as string[]);
+    else if (typeof v === 'object' && v !== null) out.set(k, Object.keys(v).filter((x) => (v as Record<string, unknown>)[x]));
+    else throw invalidArgument(`invalid filter: the value of ${k} must be a list of strings`);
+  }
+  return out;
 }
 
 /** Headers Docker puts on every response. */

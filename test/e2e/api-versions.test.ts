@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
-import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
+import { assertNoContainerLeftovers, dockerOk, removeAllContainers } from '../helpers/containers';
 import { freeSubnet24 } from '../helpers/network';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -17,11 +17,7 @@ import { freeSubnet24 } from '../helpers/network';
 describe('API versions 1.24 to 1.52', () => {
   let t: Target;
   const net = `apiv${Math.random().toString(16).slice(2, 8)}`;
-  const ok = async (args: string[]) => {
-    const r = await t.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => dockerOk(t, args);
   const get = async (p: string) => {
     const r = await t.request('GET', p);
     return { status: r.status, headers: r.headers, body: r.body, json: /^\s*[[{]/.test(r.body) && !r.body.trim().includes('\n') ? (JSON.parse(r.body) as any) : undefined };

@@ -21,7 +21,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { importBusybox } from '../helpers/busybox';
-import { removeAllContainers } from '../helpers/containers';
+import { dockerOk, removeAllContainers } from '../helpers/containers';
 import { freePort, httpGet } from '../helpers/network';
 import { type CliResult, type Target, startTarget } from '../helpers/target';
 import { until } from '../helpers/wait';
@@ -80,11 +80,7 @@ describe('docker-compose 1.29', () => {
     assert.equal(r.code, 0, `docker-compose ${args.join(' ')}: ${why(r)}`);
     return r;
   };
-  const ok = async (args: string[]) => {
-    const r = await t.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const ok = (args: string[]) => dockerOk(t, args);
   const inspect = async (c: string) => JSON.parse(await ok(['inspect', c]))[0] as { Id: string; State: { Status: string; StartedAt: string; Health?: { Status: string } } };
   const projectContainers = async (all = true) => (await ok(['ps', ...(all ? ['-a'] : []), '--filter', label, '--format', '{{.Names}}'])).trim().split('\n').filter(Boolean).sort();
   const healthy = (c: string) => until(async () => (await inspect(c)).State.Health?.Status === 'healthy', `${c} healthy`);

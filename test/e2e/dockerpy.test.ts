@@ -21,6 +21,7 @@ import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/cont
 import { freeSubnet24 } from '../helpers/network';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 import { compareVersions } from '../../src/api/version';
+import { until } from '../helpers/wait';
 
 /** the repository root (this file runs from dist-test/test/e2e/) */
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -284,12 +285,7 @@ describe('docker-py (python3-docker 5.0.3)', () => {
     assert.deepEqual(lines(r.follow_to_end), ['a', 'b', 'c']);
     assert.equal(r.follow_to_end_stdout, 'a\nb\n');
     // the daemon holds nothing for the clients that left (bounded wait: teardown is asynchronous)
-    let now = fds();
-    for (let i = 0; i < 100 && now > before; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-      now = fds();
-    }
-    assert.ok(now <= before, `the daemon holds ${now - before} more file descriptors than before the step`);
+    await until(() => fds() <= before, `the daemon to hold no more file descriptors than the ${before} before the step`, { tries: 100 });
   });
 
   it('images: build with buildargs, tag, push/pull through a registry, save/load, remove', async () => {

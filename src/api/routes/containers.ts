@@ -100,7 +100,7 @@ async function create(b: ContainersBackend, ctx: RequestContext): Promise<void> 
   const name = ctx.string('name');
   const networkingConfig = (body as { NetworkingConfig?: CreateRequest['networkingConfig'] } | null)?.NetworkingConfig;
   const r = await b.containers.create({ ...(name ? { name } : {}), config, hostConfig, ...(networkingConfig ? { networkingConfig } : {}) });
-  ctx.send(201, { Id: r.id, Warnings: r.warnings.length || warnings.length ? [...r.warnings, ...warnings] : r.warnings });
+  ctx.send(201, { Id: r.id, Warnings: [...r.warnings, ...warnings] });
 }
 
 async function list(b: ContainersBackend, ctx: RequestContext): Promise<void> {

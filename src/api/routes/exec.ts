@@ -11,7 +11,7 @@ import { parseDetachKeys } from '../../daemon/exec/keys';
 import { execInspectView, type ExecCreateRequest, type ExecRecord, type StartedExec } from '../../daemon/exec/service';
 import { splice } from '../../daemon/exec/splice';
 import { invalidArgument } from '../../engine/errdefs';
-import { MAX_JSON_BODY, type RequestContext } from '../context';
+import { MAX_JSON_BODY, type RequestContext, queryBool } from '../context';
 import { ExecCreateBody, ExecStartBody } from '../jsonfold';
 import type { Route } from '../router';
 import { FrameParser, STDOUT, frame } from '../streams';
@@ -159,7 +159,7 @@ async function attachWs(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const detachKeys = parseDetachKeys(ctx.string('detachKeys'));
   if (!ctx.upgradeSocket) throw invalidArgument('websocket upgrade required');
   const q = queryFor(ctx, 'GET /containers/{id}/attach/ws'); // before API 1.42 every stream is attached
-  const opts = { stdin: q.get('stdin') === '1' || ctx.bool('stdin'), stdout: q.get('stdout') === '1' || ctx.bool('stdout'), stderr: q.get('stderr') === '1' || ctx.bool('stderr') };
+  const opts = { stdin: queryBool(q, 'stdin'), stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr') };
   const stream = ctx.bool('stream');
   const withLogs = ctx.bool('logs');
   const tty = c.config.Tty === true;

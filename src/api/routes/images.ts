@@ -36,6 +36,8 @@ export interface ImageServiceBackend {
   /** Resolves the names of a save; throws not-found before any byte is written. */
   selectForSave(names: string[]): Map<string, Set<string>>;
   save(selection: Map<string, Set<string>>, out: Writable, opts: { signal?: AbortSignal }): Promise<void>;
+  /** Per image: containers using it, and its shared size when asked (the list's 1.51 `Containers`, `shared-size`). */
+  usage(opts: { sharedSize: boolean }): Promise<Map<string, { Containers: number; SharedSize: number }>>;
 }
 
 /** The Images section of /system/df. */
@@ -169,7 +171,10 @@ export function imageRoutes(b: ImagesBackend): Route[] {
     { method: 'POST', path: '/images/prune', handler: async (ctx) => ctx.send(200, await b.images.prune(ctx.filters())) },
     { method: 'GET', path: '/images/get', handler: (ctx) => save(b, ctx, ctx.query.getAll('names')) },
     { method: 'GET', path: '/images/{name*}/json', handler: (ctx) => inspect(b, ctx) },
-    { method: 'GET', path: '/images/{name*}/history', handler: async (ctx) => ctx.send(200, (queryFor(ctx, 'GET /images/{name}/history'), await b.images.history(ctx.param('name')))) },
+    { method: 'GET', path: '/images/{name*}/history', handler: async (ctx) => {
+        queryFor(ctx, 'GET /images/{name}/history'); // API versions: src/api/apiversions.ts
+        ctx.send(200, await b.images.history(ctx.param('name')));
+      } },
     { method: 'GET', path: '/images/{name*}/get', handler: (ctx) => save(b, ctx, [ctx.param('name')]) },
     { method: 'POST', path: '/images/{name*}/tag', handler: (ctx) => tag(b, ctx) },
     { method: 'DELETE', path: '/images/{name*}', handler: (ctx) => remove(b, ctx) },

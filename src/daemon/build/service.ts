@@ -4,13 +4,13 @@
  * Docker 20.10's JSON stream (`q`: only the ID, the rest kept back and written only
  * when the build fails). See docs/build.md.
  */
-import type { EventBus } from '../events/bus';
-import { checkBuildPrune } from '../system/prune-filters';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { familiarString, parseNormalizedNamed, tagNameOnly, type NamedReference } from '../../engine/reference';
 import type { HostConfig } from '../containers/types';
+import type { EventBus } from '../events/bus';
 import type { JsonMessage } from '../jsonmessage';
+import { checkBuildPrune } from '../system/prune-filters';
 import { BuildBackend, type BuildBackendOptions } from './backend';
 import { Builder, type BuildOptions, checkPlatform, shortId, stepErrorCode } from './builder';
 import { openContext } from './context';

@@ -234,7 +234,10 @@ export class ContainerCore {
 
   /** Waits for the background work: `later`'s, and what the hooks' releases left running (the daemon closes). */
   async drain(): Promise<void> {
-    await Promise.all([...this.background, this.engine.settled(), ...this.hooks.map((h) => h.drain?.().catch((err) => this.o.log.warn('start hook drain failed', { hook: h.name, err: String(err) })))]);
+    // work queued by later() while it drains is waited for too
+    do {
+      await Promise.all([...this.background, this.engine.settled(), ...this.hooks.map((h) => h.drain?.().catch((err) => this.o.log.warn('start hook drain failed', { hook: h.name, err: String(err) })))]);
+    } while (this.background.size > 0);
   }
 
   /** The one way a status changes: throws conflict (and changes nothing) when `event` is impossible now. */

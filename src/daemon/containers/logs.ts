@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { invalidArgument, notImplemented } from '../../engine/errdefs';
 import type { ContainerPaths } from './files';
 import type { ContainerRecord } from './model';
-import { ZERO_TIME, isRunning } from './state';
+import { ZERO_TIME, isRunning, type StateData } from './state';
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
@@ -289,6 +289,8 @@ export function detailsPrefix(attrs: Record<string, string>): string {
 export interface LogContainers {
   /** Resolves a reference; throws not-found. */
   get(ref: string): ContainerRecord;
+  /** A container's state (a copy of it only, for follow's polls); throws not-found. */
+  stateOf(id: string): StateData;
   paths(id: string): ContainerPaths;
 }
 
@@ -322,6 +324,14 @@ export class ContainerLogs {
       : undefined;
     // the run a follow follows (Docker's follow ends with it, even when a restart follows)
     const run = c.state.startedAt;
+    // the container's state now, or undefined once it is gone (asked at each poll)
+    const state = (): StateData | undefined => {
+      try {
+        return this.containers.stateOf(c.id);
+      } catch {
+        return undefined;
+      }
+    };
     const entries = readJsonLog(this.containers.paths(c.id).log, {
       stdout: r.stdout,
       stderr: r.stderr,
@@ -330,20 +340,12 @@ export class ContainerLogs {
       ...(r.until !== undefined ? { until: r.until } : {}),
       follow: r.follow,
       isLive: () => {
-        try {
-          const s = this.containers.get(c.id).state;
-          return isRunning(s.status) && s.startedAt === run;
-        } catch {
-          return false;
-        }
+        const s = state();
+        return s !== undefined && isRunning(s.status) && s.startedAt === run;
       },
       nextRunStart: () => {
-        try {
-          const s = this.containers.get(c.id).state;
-          return s.startedAt !== run && s.startedAt !== ZERO_TIME ? timeToNanos(s.startedAt) : undefined;
-        } catch {
-          return undefined;
-        }
+        const s = state();
+        return s && s.startedAt !== run && s.startedAt !== ZERO_TIME ? timeToNanos(s.startedAt) : undefined;
       },
       ...(r.signal ? { signal: r.signal } : {}),
       ...(this.opts.pollMs !== undefined ? { pollMs: this.opts.pollMs } : {}),

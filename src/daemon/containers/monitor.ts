@@ -4,6 +4,7 @@
  * The exit is written before the task goes (on a full data root: kept in memory and
  * written again; docs/containers.md "A full data root").
  */
+import { rfc3339Nano } from '../../engine/clock';
 import { isNotFound } from '../../engine/errdefs';
 import type { ExitStatus } from '../../engine/runtime';
 import type { ContainerCore } from './core';
@@ -59,7 +60,7 @@ export class ExitMonitor {
     if (!c || !isRunning(c.state.status)) return;
     await k.releaseHooks(c, 'exit');
     const s = structuredClone(c);
-    s.state = { ...s.state, pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAtText ?? st.finishedAt.toISOString() };
+    s.state = { ...s.state, pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAtText ?? rfc3339Nano(BigInt(st.finishedAt.getTime()) * 1_000_000n) };
     const claimed = k.removals.has(id);
     const restart = !k.closed && !claimed && k.restarts.shouldRestart(s);
     const autoRemove = !restart && s.hostConfig.AutoRemove === true && !k.manualRestarts.has(id);

@@ -107,10 +107,11 @@ export class ContainerService {
   private withRuntime(c: ContainerRecord): ContainerRecord {
     const h = this.health.state(c.id);
     if (h) c.health = h;
-    const rt = this.network?.runtimeOf(c.id, this.k.paths(c.id).dir);
+    const rt = this.network?.runtimeOf(c.id, () => this.k.paths(c.id).dir);
     if (rt) {
-      const stopped = { sandboxId: rt.sandboxId, sandboxKey: rt.sandboxKey, endpoints: [], ports: [], ...(rt.networkIds ? { networkIds: rt.networkIds } : {}) };
-      c.networkRuntime = structuredClone(isRunning(c.state.status) ? rt : stopped);
+      c.networkRuntime = isRunning(c.state.status)
+        ? structuredClone(rt)
+        : { sandboxId: rt.sandboxId, sandboxKey: rt.sandboxKey, endpoints: [], ports: [], ...(rt.networkIds ? { networkIds: { ...rt.networkIds } } : {}) };
     }
     return c;
   }
@@ -431,7 +432,7 @@ export class ContainerService {
     const view = (c: ContainerRecord): NetContainer => {
       const running = isRunning(c.state.status);
       const mode = c.hostConfig.NetworkMode || 'default';
-      const rt = running && mode !== 'host' ? this.network?.runtimeOf(c.id, this.k.paths(c.id).dir) : undefined;
+      const rt = running && mode !== 'host' ? this.network?.runtimeOf(c.id, () => this.k.paths(c.id).dir) : undefined;
       const out: NetContainer = {
         id: c.id,
         name: c.name.replace(/^\//, ''),

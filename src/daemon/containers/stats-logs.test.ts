@@ -24,6 +24,10 @@ function containers(c: ContainerRecord, dataRoot = '/nonexistent') {
       if (ref !== c.id && ref !== 'web') throw notFound(`No such container: ${ref}`);
       return c;
     },
+    stateOf: (id: string) => {
+      if (id !== c.id) throw notFound(`No such container: ${id}`);
+      return c.state;
+    },
     paths: (id: string) => containerPaths(dataRoot, id),
     cgroupPath: (id: string) => `/stevedore/${id}`,
   };

@@ -56,7 +56,7 @@ export interface ExecContainers {
   /** Resolves an id, prefix or name; throws not-found. */
   get(ref: string): ContainerRecord;
   /** Whether a container with this full id exists (cheap: no copy of its record). */
-  exists?(id: string): boolean;
+  exists(id: string): boolean;
   /** Where the running container's root filesystem is mounted (inside its bundle). */
   rootfsDir(id: string): string;
 }
@@ -226,10 +226,7 @@ export class ExecService {
   private mustGet(id: string): ExecRecord {
     const e = this.execs.get(id);
     if (!e) throw notFound(`No such exec instance: ${id}`);
-    try {
-      this.o.containers.get(e.containerId);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
+    if (!this.o.containers.exists(e.containerId)) {
       this.execs.delete(id); // its container is gone
       this.exits.delete(id);
       throw notFound(`No such exec instance: ${id}`);
@@ -240,16 +237,7 @@ export class ExecService {
   private prune(): void {
     const now = Date.now();
     for (const [id, e] of this.execs) {
-      let gone = false;
-      if (this.o.containers.exists) {
-        gone = !this.o.containers.exists(e.containerId);
-      } else {
-        try {
-          this.o.containers.get(e.containerId);
-        } catch {
-          gone = true;
-        }
-      }
+      const gone = !this.o.containers.exists(e.containerId);
       if (gone || (e.exitedAt !== undefined && now - e.exitedAt > KEEP_EXITED_MS)) {
         this.execs.delete(id);
         this.exits.delete(id);

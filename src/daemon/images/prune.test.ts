@@ -1,18 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { kindOf } from '../../engine/errdefs';
-import { nullLogger } from '../../engine/log';
 import { parseNormalizedNamed } from '../../engine/reference';
 import { upperDirOf } from '../../engine/images/unpack';
 import { EventBus } from '../events/bus';
-import { type ImageStorage, openImageStorage } from './storage';
+import type { ImageStorage } from './storage';
+import { type ImageStorageFixture, openImageStorageFixture } from './storage.fixture';
 
 describe('ImageService.prune (storage, overlay; needs root)', () => {
-  let dir: string;
+  let fx: ImageStorageFixture | undefined;
   let s: ImageStorage;
   const events = new EventBus();
   let base: string;
@@ -29,19 +27,14 @@ describe('ImageService.prune (storage, overlay; needs root)', () => {
   };
   const prune = (f: Record<string, string[]>) => s.images.prune(new Map(Object.entries(f)));
 
+  const importBase = () => s.images.import(fs.createReadStream(fx!.rootfsTar), { ref: parseNormalizedNamed('base:latest') });
+
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-imgprune-'));
-    s = await openImageStorage({ dataRoot: path.join(dir, 'root'), execRoot: path.join(dir, 'exec'), events, log: nullLogger });
-    const tree = path.join(dir, 'tree');
-    fs.mkdirSync(path.join(tree, 'etc'), { recursive: true });
-    fs.writeFileSync(path.join(tree, 'etc', 'hello'), 'hello\n');
-    execFileSync('tar', ['-C', tree, '-cf', path.join(dir, 'rootfs.tar'), '.']);
-    base = await s.images.import(fs.createReadStream(path.join(dir, 'rootfs.tar')), { ref: parseNormalizedNamed('base:latest') });
+    fx = await openImageStorageFixture('imgprune', events);
+    s = fx.storage;
+    base = await importBase();
   });
-  after(() => {
-    s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => fx?.close());
 
   it('takes dangling images by default, counting the layers released, and publishes prune', async () => {
     const dangling = await commit(base, 'd1', 1000, { k: 'v' });
@@ -79,7 +72,7 @@ describe('ImageService.prune (storage, overlay; needs root)', () => {
     assert.deepEqual(r.ImagesDeleted!.filter((x) => 'Untagged' in x).map((x) => (x as { Untagged: string }).Untagged).sort(), ['base:latest', 'img:a']);
     assert.ok(r.ImagesDeleted!.some((x) => 'Deleted' in x && x.Deleted === base));
     assert.equal(s.images.count(), 0);
-    base = await s.images.import(fs.createReadStream(path.join(dir, 'rootfs.tar')), { ref: parseNormalizedNamed('base:latest') });
+    base = await importBase();
   });
 
   it('refuses a second prune while one runs', async () => {

@@ -1,33 +1,24 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { nullLogger } from '../../engine/log';
 import { upperDirOf } from '../../engine/images/unpack';
 import { EventBus } from '../events/bus';
-import { type ImageStorage, openImageStorage } from './storage';
+import type { ImageStorage } from './storage';
+import { type ImageStorageFixture, openImageStorageFixture } from './storage.fixture';
 
 describe('ImageService (storage, overlay; needs root)', () => {
-  let dir: string;
+  let fx: ImageStorageFixture | undefined;
   let s: ImageStorage;
   const events = new EventBus();
   let base: string;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stv-imgsvc-'));
-    s = await openImageStorage({ dataRoot: path.join(dir, 'root'), execRoot: path.join(dir, 'exec'), events, log: nullLogger });
-    const tree = path.join(dir, 'tree');
-    fs.mkdirSync(path.join(tree, 'etc'), { recursive: true });
-    fs.writeFileSync(path.join(tree, 'etc', 'hello'), 'hello\n');
-    execFileSync('tar', ['-C', tree, '-czf', path.join(dir, 'rootfs.tar.gz'), '.']);
-    base = await s.images.import(fs.createReadStream(path.join(dir, 'rootfs.tar.gz')), { changes: ['CMD ["/bin/sh"]'] });
+    fx = await openImageStorageFixture('imgsvc', events);
+    s = fx.storage;
+    base = await s.images.import(fs.createReadStream(fx.rootfsTar), { changes: ['CMD ["/bin/sh"]'] });
   });
-  after(() => {
-    s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => fx?.close());
 
   it('imports a gzipped rootfs as an uncompressed layer and answers get()', async () => {
     const info = await s.images.get(base.slice(7, 19));
@@ -71,7 +62,7 @@ describe('ImageService (storage, overlay; needs root)', () => {
     assert.ok(recs.some((r) => 'Deleted' in r && r.Deleted === base), JSON.stringify(recs));
     assert.equal(s.images.count(), 0);
     // nothing left behind
-    const blobs = fs.readdirSync(path.join(dir, 'root', 'content', 'blobs', 'sha256'));
+    const blobs = fs.readdirSync(path.join(fx!.dir, 'root', 'content', 'blobs', 'sha256'));
     assert.deepEqual(blobs, []);
     const snaps: string[] = [];
     for await (const x of s.snapshotter.walk()) snaps.push(x.name);

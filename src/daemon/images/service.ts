@@ -23,7 +23,7 @@ import { NamedReference, familiarString, parseNormalizedNamed, parseReference, t
 import { MOBY_NAMESPACE } from '../../engine/metadata/namespaces';
 import type { SnapshotDirs, Snapshotter } from '../../engine/snapshots/types';
 import type { EventBus } from '../events/bus';
-import { createdNano, keptByUntil, matchPruneLabels, pruneUntil, validatePruneFilters } from '../system/prune-filters';
+import { createdNano, keptByUntil, matchKVList, matchPruneLabels, pruneUntil, validatePruneFilters } from '../system/prune-filters';
 import { commitContainer, type CommitOptions } from './commit';
 import { importImage, type ImportOptions } from './import';
 import { loadImages, type LoadOptions } from './load';
@@ -360,7 +360,7 @@ export class ImageService {
         records.push({ Untagged: familiarString(r) });
       }
     }
-    await this.deleteHelper(id, records, force, prune, removedRepositoryRef);
+    await this.deleteHelper(id, records, force, prune, removedRepositoryRef, labels);
     return records;
   }
 
@@ -378,7 +378,8 @@ export class ImageService {
     return undefined;
   }
 
-  private async deleteHelper(id: string, records: DeleteRecord[], force: boolean, prune: boolean, quiet: boolean): Promise<void> {
+  /** `labels`: the image's (null: none), when the caller has read them already. */
+  private async deleteHelper(id: string, records: DeleteRecord[], force: boolean, prune: boolean, quiet: boolean, labels?: Record<string, string> | null): Promise<void> {
     const c = await this.deleteConflict(id, { hard: true, soft: !force });
     if (c) {
       // Docker's imageIsDangling: no references and no child images
@@ -387,7 +388,7 @@ export class ImageService {
       throw conflict(c.message);
     }
     const rec = this.store.get(id);
-    const labels = await this.labelsOf(id);
+    if (labels === undefined) labels = await this.labelsOf(id);
     for (const r of this.store.refsOf(id)) {
       this.store.deleteRef(r);
       this.emit('untag', id, id, labels);
@@ -448,7 +449,7 @@ export class ImageService {
       if (beforeT !== undefined && !(created < beforeT.t && rec.id !== beforeT.id)) continue;
       if (sinceT !== undefined && !(created > sinceT.t && rec.id !== sinceT.id)) continue;
       const labels = cfg.config?.Labels ?? null;
-      if (filters.has('label') && !matchLabels(labels, filters.get('label')!)) continue;
+      if (!matchKVList(filters.get('label'), labels)) continue;
       let { tags, digests } = this.refsOf(rec.id);
       const isDangling = tags.length === 0 && digests.length === 0;
       if (dangling === true && !isDangling) continue;
@@ -525,13 +526,14 @@ export class ImageService {
     }
     const until = pruneUntil(filters);
     // layer sizes before anything goes, to count what the deletes release (by chain ID)
+    const images = this.store.list();
     const layerSize = new Map<string, number>();
-    for (const rec of this.store.list()) {
+    for (const rec of images) {
       const chains = chainIDs(rec.layers.map((l) => l.diffID));
       rec.layers.forEach((l, i) => layerSize.set(chains[i]!, l.unpackedSize));
     }
     const top: string[] = [];
-    for (const rec of this.store.list()) {
+    for (const rec of images) {
       const children = this.store.children(rec.id).length;
       if (danglingOnly && children > 0) continue;
       const refs = this.store.refsOf(rec.id);
@@ -582,20 +584,37 @@ export class ImageService {
   /** The `Images` and `LayersSize` parts of GET /system/df. */
   async diskUsage(): Promise<{ LayersSize: number; Images: ImageSummary[] }> {
     const list = await this.list({ all: true });
-    const refcount = new Map<string, number>();
-    const chainsOf = new Map<string, string[]>();
-    for (const rec of this.store.list()) {
-      const chains = chainIDs(rec.layers.map((l) => l.diffID));
-      chainsOf.set(rec.id, chains);
-      for (const c of chains) refcount.set(c, (refcount.get(c) ?? 0) + 1);
-    }
+    const usage = await this.usage({ sharedSize: true });
     for (const s of list) {
-      const rec = this.store.get(s.Id);
-      const chains = chainsOf.get(s.Id) ?? [];
-      s.SharedSize = rec.layers.reduce((a, l, i) => a + ((refcount.get(chains[i]!) ?? 0) > 1 ? l.unpackedSize : 0), 0);
-      s.Containers = (await this.users(s.Id)).length;
+      const u = usage.get(s.Id);
+      if (u) Object.assign(s, u);
     }
     return { LayersSize: await this.layerBytes(), Images: list };
+  }
+
+  /**
+   * Per image: the containers that use it, and (when asked: it walks every layer) the
+   * size of its layers other images share — what `/system/df` and the image list
+   * (API 1.51's `Containers`, `shared-size`) add to the summaries.
+   */
+  async usage(opts: { sharedSize: boolean }): Promise<Map<string, { Containers: number; SharedSize: number }>> {
+    const recs = this.store.list();
+    const refcount = new Map<string, number>();
+    const chainsOf = new Map<string, string[]>();
+    if (opts.sharedSize) {
+      for (const rec of recs) {
+        const chains = chainIDs(rec.layers.map((l) => l.diffID));
+        chainsOf.set(rec.id, chains);
+        for (const c of chains) refcount.set(c, (refcount.get(c) ?? 0) + 1);
+      }
+    }
+    const out = new Map<string, { Containers: number; SharedSize: number }>();
+    for (const rec of recs) {
+      const chains = chainsOf.get(rec.id) ?? [];
+      const SharedSize = opts.sharedSize ? rec.layers.reduce((a, l, i) => a + ((refcount.get(chains[i]!) ?? 0) > 1 ? l.unpackedSize : 0), 0) : -1;
+      out.set(rec.id, { Containers: (await this.users(rec.id)).length, SharedSize });
+    }
+    return out;
   }
 }
 
@@ -624,17 +643,6 @@ function boolFilter(filters: Map<string, string[]>, key: string): boolean | unde
   if (s === 'true' || s === '1') return true;
   if (s === 'false' || s === '0') return false;
   throw invalidArgument(`Invalid filter '${key}=${v[0]}'`);
-}
-
-/** `key` or `key=value` label filters; all must match (or, with `any`, one). */
-function matchLabels(labels: Record<string, string> | null, wanted: string[], any = false): boolean {
-  const l = labels ?? {};
-  const test = (w: string) => {
-    const i = w.indexOf('=');
-    if (i < 0) return Object.prototype.hasOwnProperty.call(l, w);
-    return l[w.slice(0, i)] === w.slice(i + 1);
-  };
-  return any ? wanted.some(test) : wanted.every(test);
 }
 
 /** Docker's reference filter: a glob over the familiar name, or name:tag. */

@@ -13,12 +13,13 @@
 import * as crypto from 'node:crypto';
 import { conflict, forbidden, internal, invalidArgument, notFound, notImplemented } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
+import { nowRfc3339Nano } from '../../engine/clock';
 import type { MetadataDB } from '../../engine/metadata';
 import type { ResolverNetwork } from '../../engine/network/dns/table';
 import type { Firewall, LinkOps, NameService, PortAllocator } from '../../engine/network/types';
 import type { EventBus } from '../events/bus';
 import { createdNano, keptByUntil, matchPruneLabels, pruneUntil, UNTIL_AND_LABELS, validatePruneFilters } from '../system/prune-filters';
-import { DEFAULT_ADDRESS_POOLS, allocate, contains, formatIp, lastOf, macFor, overlaps, parseCidr, parseIp, pickSubnet, prefixString, type Pool, type Prefix } from './ipam';
+import { DEFAULT_ADDRESS_POOLS, allocate, contains, formatIp, macFor, overlaps, parseCidr, parseIp, pickSubnet, prefixString, type Pool, type Prefix } from './ipam';
 import { NetworkStore, type EndpointRecord, type IpamConfigEntry, type NetworkRecord } from './store';
 import type { ContainerLookup, EndpointConfig, EndpointRequest, JoinedEndpoint, NetContainer } from './types';
 import { filterNetworks, isPredefined, networkView } from './views';
@@ -125,13 +126,6 @@ function parseBool(label: string, v: string): boolean {
   throw internal(`failed to parse ${label} value: ${v} (strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax)`);
 }
 
-/** Go's time.Time in JSON: RFC 3339 with nanoseconds, trailing zeros trimmed. */
-function rfc3339Nano(ms: number, nanos: number): string {
-  const base = new Date(ms).toISOString().slice(0, 19);
-  const frac = String(nanos).padStart(9, '0').replace(/0+$/, '');
-  return `${base}${frac ? '.' + frac : ''}Z`;
-}
-
 const shortId = (id: string) => id.slice(0, 12);
 
 export class NetworkService {
@@ -190,12 +184,6 @@ export class NetworkService {
 
   private newId(): string {
     return this.random(32).toString('hex');
-  }
-
-  private now(): string {
-    const ns = process.hrtime.bigint() % 1_000_000n;
-    const ms = Date.now();
-    return rfc3339Nano(ms, (ms % 1000) * 1_000_000 + Number(ns));
   }
 
   // ------------------------------------------------------------------ start and reconcile
@@ -356,7 +344,7 @@ export class NetworkService {
   }
 
   private record(p: Partial<NetworkRecord> & Pick<NetworkRecord, 'id' | 'name' | 'driver' | 'bridge' | 'ipam' | 'options' | 'labels'>): NetworkRecord {
-    return { scope: 'local', created: this.now(), internal: false, attachable: false, ingress: false, enableIPv6: false, ...p };
+    return { scope: 'local', created: nowRfc3339Nano(), internal: false, attachable: false, ingress: false, enableIPv6: false, ...p };
   }
 
   /** Subnets a new network must not overlap: other networks' pools and the host's routes. */
@@ -1049,6 +1037,3 @@ export class NetworkService {
 function emptyIpam(): NetworkRecord['ipam'] {
   return { driver: 'default', options: null, config: [], pools4: [], pools6: [], userSubnet4: false, userSubnet6: false };
 }
-
-// exported for tests
-export const _internals = { rfc3339Nano, lastOf };

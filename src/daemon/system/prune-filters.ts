@@ -6,6 +6,7 @@
  * /build/prune; the filters arrive already parsed by the API layer (map or list form).
  */
 import { isStevedoreError, invalidArgument } from '../../engine/errdefs';
+import { goParseDuration } from '../build/dockerfile/gostr';
 import { parseEventTime } from '../events/filter';
 
 /** The filters of /containers/prune and /networks/prune. */
@@ -102,7 +103,12 @@ export function checkBuildPrune(filters: Map<string, string[]>, opts: { keepStor
   for (const f of BUILD_CACHE_FIELDS) if ((filters.get(f) ?? []).length > 1) throw fail('filters expect only one value');
 }
 
-/** Go's time.ParseDuration syntax: "0", or signed decimal numbers with units (ns, us, µs, ms, s, m, h). */
+/** Whether Go's time.ParseDuration accepts `v`. */
 export function isGoDuration(v: string): boolean {
-  return v === '0' || /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.test(v) || /^[+-]?0$/.test(v);
+  try {
+    goParseDuration(v);
+    return true;
+  } catch {
+    return false;
+  }
 }

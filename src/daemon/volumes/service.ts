@@ -12,7 +12,8 @@ import { conflict, invalidArgument, notFound } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
 import type { MetadataDB } from '../../engine/metadata';
 import type { EventBus } from '../events/bus';
-import { matchPruneLabels, validatePruneFilters } from '../system/prune-filters';
+import { goParseBool } from '../build/dockerfile/gostr';
+import { matchKVList, matchPruneLabels, validatePruneFilters } from '../system/prune-filters';
 import { LocalDriver } from './local';
 import { containerPath, type MountPoint } from './mountpoints';
 import { VolumeStore, type VolumeRecord } from './store';
@@ -58,22 +59,6 @@ export interface VolumeServiceOptions {
 
 const LIST_FILTERS = new Set(['name', 'driver', 'label', 'dangling']);
 const PRUNE_FILTERS = ['label', 'label!', 'all'];
-
-/** Go's strconv.ParseBool. */
-function parseGoBool(v: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return undefined;
-}
-
-/** `key` or `key=value` against labels (moby's filters MatchKVList). */
-function matchLabels(labels: Record<string, string> | null, wanted: string[]): boolean {
-  return wanted.every((w) => {
-    const i = w.indexOf('=');
-    if (i < 0) return labels !== null && w in labels;
-    return labels !== null && labels[w.slice(0, i)] === w.slice(i + 1);
-  });
-}
 
 function rfc3339Now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -164,7 +149,7 @@ export class VolumeService {
     const vols = this.store.all().filter((v) => {
       if (names.length && !names.some((r) => r.test(v.name))) return false;
       if (drivers.length && !drivers.includes(v.driver)) return false;
-      if (labels.length && !matchLabels(v.labels, labels)) return false;
+      if (!matchKVList(labels, v.labels)) return false;
       if (dangling !== undefined && (this.usersOf(v.name).length === 0) !== dangling) return false;
       return true;
     });
@@ -203,7 +188,7 @@ export class VolumeService {
     if (all.length > 1) throw invalidArgument(`invalid filter 'all=[${all.join(' ')}]': only one value is expected`);
     let everything = !opts.anonymousOnly;
     if (all.length === 1) {
-      const b = parseGoBool(all[0]!);
+      const b = goParseBool(all[0]!);
       if (b === undefined) throw invalidArgument(`invalid filter 'all': strconv.ParseBool: parsing ${JSON.stringify(all[0])}: invalid syntax`);
       everything = b;
     }

@@ -139,7 +139,7 @@ function readXattrs(w: Walk, abs: string): Map<string, Buffer> {
 }
 
 /** Device numbers from st_rdev (glibc's encoding). */
-function devNumbers(rdev: number): [number, number] {
+export function devNumbers(rdev: number): [number, number] {
   const r = BigInt(rdev);
   const major = Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn));
   const minor = Number((r & 0xffn) | ((r >> 12n) & ~0xffn));

@@ -41,20 +41,28 @@ export interface NativeSys {
    */
   waitpidNoHang(pid: number): { code: number | null; signal: number | null } | null;
   /**
-   * fchdir(fd), chroot("."), chdir("/"): the directory open as `fd` becomes the
-   * process's root (for every thread) and working directory. Nothing in the daemon uses it
-   * any more: docker cp's chrooted helper is gone (the copy opens a view of the container's
-   * files in the daemon, src/daemon/containers/archive/rootview.ts). Throws ('EPERM', 'ENOTDIR', …).
-   */
-  chrootFd(fd: number): void;
-  /**
    * open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE: a detached recursive bind mount of
    * `path`, read-only (mount_setattr, recursively) when asked; the fd is O_CLOEXEC and
    * the caller closes it. Throws ('ENOENT', 'EPERM', …).
    */
   openTree(path: string, readOnly: boolean): number;
-  /** move_mount(2) of the detached tree `fd` onto `target`. Throws ('ENOENT', 'EINVAL', …). */
-  moveMount(fd: number, target: string): void;
+  /**
+   * docker cp's confined lookups (src/daemon/containers/archive/rootview.ts; the addon's
+   * "docker cp in the daemon"): openat2(2) with `resolve` (RESOLVE_* bits), O_CLOEXEC added.
+   */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /** move_mount(2) of the detached tree `fromFd` onto `toPath` under `toDirFd` ('' = toDirFd itself). */
+  moveMountAt(fromFd: number, toDirFd: number, toPath: string): void;
+  /** fchmodat2(2) with AT_SYMLINK_NOFOLLOW: `name`'s last component is never followed. */
+  chmodAt(dirfd: number, name: string, mode: number): void;
+  /**
+   * Kernels before 6.15: a new private mount namespace (on the addon's own thread, which
+   * goes back to the daemon's namespace): `rootFd` is `root` (O_PATH directory) opened in
+   * it, `nsFd` holds it. Closing both drops the namespace and its mounts.
+   */
+  cpNamespaceOpen(root: string): { rootFd: number; nsFd: number };
+  /** move_mount of the detached tree `fromFd` onto `toFd` (O_PATH, in the namespace `nsFd`), made inside that namespace. */
+  cpNamespaceAttach(nsFd: number, fromFd: number, toFd: number): void;
   /**
    * A new network namespace, bind-mounted onto `path` (an existing empty file) with `lo`
    * up. Made by a short-lived thread of its own (unshare(CLONE_NEWNET), mount, ioctl) on

@@ -65,6 +65,16 @@ def text(b):
     return b.decode(errors='replace') if isinstance(b, (bytes, bytearray)) else b
 
 
+def one_file_tar(name, data):
+    """An uncompressed tar archive (bytes) holding one regular file `name` with `data`."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w') as tf:
+        ti = tarfile.TarInfo(name)
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
 class Cleanup:
     """Removes what a step made, in reverse order, whatever happened."""
 
@@ -214,13 +224,7 @@ def step_containers_more(c, cl, args):
     ct.reload()
     out['updated_memory'] = ct.attrs['HostConfig'].get('Memory')
     # put_archive / get_archive
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w') as tf:
-        data = b'from-put-archive\n'
-        ti = tarfile.TarInfo('put.txt')
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
-    out['put_archive'] = ct.put_archive('/tmp', buf.getvalue())
+    out['put_archive'] = ct.put_archive('/tmp', one_file_tar('put.txt', b'from-put-archive\n'))
     out['cat_put'] = text(ct.exec_run(['cat', '/tmp/put.txt']).output)
     bits, stat = ct.get_archive('/tmp/put.txt')
     raw = b''.join(bits)
@@ -509,13 +513,7 @@ def step_images(c, cl, args):
             f.write('FROM busybox\nRUN exit 7\n')
         out['build_fail'] = expect_error(lambda: c.images.build(path=d, tag=f'{repo}:bad', rm=True))
     # build from a file object holding a tar context (custom_context)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w') as tf:
-        df = b'FROM busybox\nCMD ["echo", "from-fileobj"]\n'
-        ti = tarfile.TarInfo('Dockerfile')
-        ti.size = len(df)
-        tf.addfile(ti, io.BytesIO(df))
-    buf.seek(0)
+    buf = io.BytesIO(one_file_tar('Dockerfile', b'FROM busybox\nCMD ["echo", "from-fileobj"]\n'))
     img2, _ = c.images.build(fileobj=buf, custom_context=True, tag=f'{repo}:fileobj')
     cl.images.append(img2.id)
     out['build_fileobj_run'] = text(c.containers.run(f'{repo}:fileobj', remove=True))

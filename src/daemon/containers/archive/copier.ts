@@ -239,8 +239,9 @@ export class ContainerCopier {
     const state = { fed: false };
     let v: RootView | undefined;
     try {
-      v = this.view(c, root);
-      await this.extractIn(c, v, p, body, o, chown, state);
+      const args = this.args(c);
+      v = RootView.open(root.dir, args.attach, this.sys);
+      await this.extractIn(c, v, args.mounts, p, body, o, chown, state);
       this.o.containers.emit(c.id, 'extract-to-dir');
     } catch (err) {
       if (!state.fed) body.resume();
@@ -252,7 +253,7 @@ export class ContainerCopier {
   }
 
   /** PUT's work in a view: Docker's checks of the destination, then the extraction. */
-  private async extractIn(c: ContainerRecord, v: RootView, p: string, body: Readable, o: ExtractOptions, chown: { uid: number; gid: number } | undefined, state: { fed: boolean }): Promise<void> {
+  private async extractIn(c: ContainerRecord, v: RootView, mounts: Array<{ destination: string; rw: boolean }>, p: string, body: Readable, o: ExtractOptions, chown: { uid: number; gid: number } | undefined, state: { fed: boolean }): Promise<void> {
     const abs = containerAbsPath(p);
     const resolved = followSymlinkInScope(abs, v);
     let fd: number;
@@ -265,7 +266,7 @@ export class ContainerCopier {
       throw err;
     }
     try {
-      const where = inMount(resolved, this.args(c).mounts);
+      const where = inMount(resolved, mounts);
       if (where === 'read-only') throw internal('mounted volume is marked read-only'); // Docker wraps it as a system error: 500
       if (where === false && c.hostConfig.ReadonlyRootfs === true) throw internal('container rootfs is marked read-only');
       // decompressed here; a compressed stream inside it is refused (Docker would run

@@ -20,6 +20,7 @@ import { Readable } from 'node:stream';
 import { errnoCode, internal, invalidArgument } from '../../../engine/errdefs';
 import { cleanName, isReservedXattr, parentOf, baseOf } from '../../../engine/archive/paths';
 import { drain, forEachEntry, type EntryBody, type TarEntry } from '../../../engine/archive/parser';
+import { devNumbers } from '../../../engine/archive/pack';
 import { END_OF_ARCHIVE, encodeHeader, type TarHeader } from '../../../engine/archive/tarheader';
 import { setXattrsWhereSupported } from '../../../engine/archive/treewriter';
 import { S_IFBLK, S_IFCHR, S_IFIFO } from '../../../engine/sys/native';
@@ -160,11 +161,6 @@ function capability(w: Walk, path: string): Map<string, Buffer> | undefined {
   return new Map([['security.capability', value]]);
 }
 
-function devNumbers(rdev: number): [number, number] {
-  const r = BigInt(rdev);
-  return [Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn)), Number((r & 0xffn) | ((r >> 12n) & ~0xffn))];
-}
-
 /** One node: `name` under `dfd` ('.' = dfd itself, whose open fd is `selfFd` for a directory). */
 function* entry(w: Walk, dfd: number, name: string, tarName: string, st: fs.Stats, selfFd?: number): Generator<Buffer> {
   if (st.isSocket()) return; // tar cannot hold sockets; Docker skips them too
@@ -240,27 +236,15 @@ export interface FdExtractOptions {
   chown?: { uid: number; gid: number };
   /** the daemon's umask (what the kernel takes off creation modes); default the process's */
   umask?: number;
-  /** small files queued ahead for the thread pool (written one after the other there); 0, the default: written on the JS thread */
-  inFlight?: number;
 }
 
 interface DirInfo {
   fd: number;
   gid: number;
   setgid: boolean;
-  /** writes in flight under it; its fd is closed only when none is */
-  busy: number;
-  /** forgotten while busy: closed when the last write ends */
-  doomed?: boolean;
-}
-
-function release(d: DirInfo): void {
-  if (d.busy > 0) d.doomed = true;
-  else closeQuietly(d.fd);
 }
 
 const MAX_OPEN_DIRS = 256;
-const noop = () => undefined;
 
 /**
  * Extracts a plain (already decompressed) tar into the directory open as `destFd`:
@@ -276,13 +260,12 @@ export async function extractAt(sys: ViewNative, destFd: number, source: Readabl
     source.destroy();
     throw err;
   } finally {
-    await x.settle(); // no directory fd is closed while a write under it runs
     x.close();
   }
 }
 
 /** The process's umask, read without changing it (umask(2) would, for every thread, for a moment). */
-export function currentUmask(): number {
+function currentUmask(): number {
   try {
     const m = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
     if (m) return parseInt(m[1]!, 8);
@@ -292,57 +275,32 @@ export function currentUmask(): number {
   return 0o022;
 }
 
-/**
- * Small files queued for the thread pool by default: none. Measured on this VM (tmpfs,
- * 10,308 files): written on the JS thread 0.50–0.67 s wall and 0.46–0.74 s CPU; queued
- * 8 ahead on the pool 0.82–0.89 s and 0.73–0.80 s — each file's two thread hand-overs
- * (a futex wake-up, an eventfd) cost more here than the overlap saves. Kept as an
- * option (FdExtractOptions.inFlight) for machines where wake-ups are cheap.
+/*
+ * Every file is written on the JS thread. Queuing small files on the thread pool, so
+ * that the kernel's work overlaps the parsing of the next entries, was measured slower
+ * on this VM (tmpfs, 10,308 files: 0.82–0.89 s against 0.50–0.67 s on the JS thread):
+ * each file's two thread hand-overs cost more than the overlap saves (docs/archive.md).
  */
-const MAX_IN_FLIGHT = 0;
 
 class FdExtractor {
   private readonly dirs = new Map<string, DirInfo>();
   private readonly dirTimes = new Map<string, number>();
-  /** small files being written on the thread pool, by relative name */
-  private readonly inflight = new Map<string, Promise<void>>();
-  private failure: unknown;
-  /** the last write queued: each starts when the one before has ended */
-  private chain: Promise<void> = Promise.resolve();
   private readonly umask: number;
-  private readonly maxInFlight: number;
   private readonly euid = process.geteuid?.() ?? 0;
   private readonly egid = process.getegid?.() ?? 0;
 
   constructor(private readonly sys: ViewNative, private readonly destFd: number, private readonly o: FdExtractOptions) {
     this.umask = o.umask ?? currentUmask();
-    this.maxInFlight = o.inFlight ?? MAX_IN_FLIGHT;
     const st = fs.fstatSync(destFd);
-    this.dirs.set('', { fd: destFd, gid: st.gid, setgid: (st.mode & 0o2000) !== 0, busy: 0 });
+    this.dirs.set('', { fd: destFd, gid: st.gid, setgid: (st.mode & 0o2000) !== 0 });
   }
 
   close(): void {
-    for (const [rel, d] of this.dirs) if (rel !== '') release(d);
+    for (const [rel, d] of this.dirs) if (rel !== '') closeQuietly(d.fd);
     this.dirs.clear();
   }
 
-  /** Waits for every write in flight; throws the first one's error. */
-  async flush(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.all(this.inflight.values());
-    if (this.failure !== undefined) throw this.failure;
-  }
-
-  /** Waits for every write in flight, errors ignored. */
-  async settle(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.allSettled(this.inflight.values());
-  }
-
   async entry(e: TarEntry, body: EntryBody): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    // Anything but a small file waits for the writes in flight: it may replace or link
-    // to one of them, or need the directory fds they use closed.
-    const small = (e.type === 'file' || e.type === 'contiguous-file') && e.size <= CHUNK && e.xattrs.size === 0;
-    if (!small || this.dirs.size > MAX_OPEN_DIRS) await this.flush();
     // bounded fds; only here, so no DirInfo held by an entry is closed under it
     if (this.dirs.size > MAX_OPEN_DIRS) this.forget('', false);
     const rel = cleanName(e.name);
@@ -430,7 +388,6 @@ class FdExtractor {
     setXattrsWhereSupported(this.sys, path, xattrs);
   }
 
-
   private parent(rel: string): DirInfo {
     return this.dir(parentOf(rel), rel, true);
   }
@@ -465,7 +422,7 @@ class FdExtractor {
       throw err;
     }
     const st = fs.fstatSync(fd);
-    const d: DirInfo = { fd, gid: st.gid, setgid: (st.mode & 0o2000) !== 0, busy: 0 };
+    const d: DirInfo = { fd, gid: st.gid, setgid: (st.mode & 0o2000) !== 0 };
     this.dirs.set(rel, d);
     return d;
   }
@@ -475,7 +432,7 @@ class FdExtractor {
     const prefix = rel === '' ? '' : `${rel}/`;
     for (const [d, info] of this.dirs) {
       if (d !== '' && (d === rel || d.startsWith(prefix))) {
-        release(info);
+        closeQuietly(info.fd);
         this.dirs.delete(d);
       }
     }
@@ -549,35 +506,7 @@ class FdExtractor {
           fs.closeSync(fd);
         }
       };
-      // a name this extraction knows as a directory: replaced in order, after the writes under it
-      if (this.dirs.has(rel) || this.dirTimes.has(rel)) await this.flush();
-      if (e.xattrs.size > 0 || this.dirs.has(rel) || this.dirTimes.has(rel) || this.maxInFlight === 0) return sync();
-      // on the thread pool, so the kernel's work for this file overlaps the parsing of
-      // the next ones; a name that exists already is replaced here, in order
-      if (this.inflight.has(rel)) await this.flush();
-      while (this.inflight.size >= this.maxInFlight) await Promise.race(this.inflight.values());
-      const chown = this.needChown(p, uid, gid);
-      const chmod = (chown && (e.mode & 0o6000) !== 0) || this.needChmod(e.mode);
-      p.busy++;
-      // one at a time on the pool, in archive order: creations in one directory take its
-      // lock, so parallel writers would only spin on it; the overlap that pays is the
-      // JS thread parsing ahead while the kernel creates and copies
-      const write = this.chain.then(() => this.sys.writeFileAt(p.fd, name, chunks, e.mode & 0o7777, chown ? uid : -1, chown ? gid : -1, e.mtime, chmod));
-      this.chain = write.then(noop, noop);
-      const job = write
-        .catch((err: unknown) => {
-          if (errnoCode(err) !== 'EEXIST') throw err;
-          sync();
-        })
-        .catch((err: unknown) => {
-          this.failure ??= err;
-        })
-        .finally(() => {
-          this.inflight.delete(rel);
-          if (--p.busy === 0 && p.doomed) closeQuietly(p.fd);
-        });
-      this.inflight.set(rel, job);
-      return;
+      return sync();
     }
     fd = this.create(p, rel, false, open) as number;
     try {
@@ -613,7 +542,6 @@ class FdExtractor {
 
   /** The directories' mtimes, after all their content was written. */
   async finish(): Promise<void> {
-    await this.flush();
     for (const [rel, mtime] of this.dirTimes) {
       const cached = this.dirs.get(rel);
       if (cached) {
@@ -647,24 +575,22 @@ function writeAllAsync(fd: number, chunks: Buffer[], total: number): Promise<voi
 }
 
 function writeAll(fd: number, chunks: Buffer[], total: number): void {
-  let done = fs.writevSync(fd, chunks);
-  while (done < total) {
-    // a short write (rare): the rest one buffer at a time
-    let skip = done;
-    for (const c of chunks) {
-      if (skip >= c.length) {
-        skip -= c.length;
-        continue;
-      }
-      for (let off = skip; off < c.length; ) off += fs.writeSync(fd, c, off, c.length - off);
-      skip = 0;
+  const done = fs.writevSync(fd, chunks);
+  if (done === total) return;
+  // a short write (rare): the rest one buffer at a time
+  let skip = done;
+  for (const c of chunks) {
+    if (skip >= c.length) {
+      skip -= c.length;
+      continue;
     }
-    done = total;
+    for (let off = skip; off < c.length; ) off += fs.writeSync(fd, c, off, c.length - off);
+    skip = 0;
   }
 }
 
 /** rm -r of `name` under `dfd`, each step on one name under an fd, never following a link. */
-export function removeAt(sys: ViewNative, dfd: number, name: string): void {
+function removeAt(sys: ViewNative, dfd: number, name: string): void {
   const st = fs.lstatSync(at(dfd, name));
   if (!st.isDirectory()) {
     fs.unlinkSync(at(dfd, name));

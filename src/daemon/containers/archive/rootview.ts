@@ -31,29 +31,14 @@ import { internal } from '../../../engine/errdefs';
 import { nativeSys, type NativeSys } from '../../../engine/sys/native';
 import { followSymlinkInScope, goClean } from './paths';
 
-/** The addon's calls for confined lookups (native/addon, "docker cp in the daemon"). */
-export interface ViewNative extends Pick<NativeSys, 'openTree' | 'mknod' | 'lsetxattr' | 'lgetxattr'> {
-  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
-  moveMountAt(fromFd: number, toDirFd: number, toPath: string): void;
-  chmodAt(dirfd: number, name: string, mode: number): void;
-  /**
-   * On the thread pool: a new file `name` under `dirfd` (O_EXCL, no link followed) with
-   * `chunks` written, fchown when uid >= 0, fchmod when `chmod`, futimens; unlinked again
-   * if a step fails. `dirfd` must stay open until the promise settles.
-   */
-  writeFileAt(dirfd: number, name: string, chunks: Buffer[], mode: number, uid: number, gid: number, mtime: number, chmod: boolean): Promise<void>;
-  /**
-   * Kernels before 6.15: a new private mount namespace (on the addon's own thread, which
-   * goes back to the daemon's namespace): `rootFd` is `root` (O_PATH directory) opened in
-   * it, `nsFd` holds it. Closing both drops the namespace and its mounts.
-   */
-  cpNamespaceOpen(root: string): { rootFd: number; nsFd: number };
-  /** move_mount of the detached tree `fromFd` onto `toFd` (O_PATH, in the namespace `nsFd`), made inside that namespace. */
-  cpNamespaceAttach(nsFd: number, fromFd: number, toFd: number): void;
-}
+/** The addon's calls for confined lookups (native/addon, "docker cp in the daemon"; documented in NativeSys). */
+export type ViewNative = Pick<
+  NativeSys,
+  'openTree' | 'mknod' | 'lsetxattr' | 'lgetxattr' | 'openat2' | 'moveMountAt' | 'chmodAt' | 'cpNamespaceOpen' | 'cpNamespaceAttach'
+>;
 
 export function viewNative(): ViewNative {
-  return nativeSys() as unknown as ViewNative;
+  return nativeSys();
 }
 
 // linux/openat2.h

@@ -9,7 +9,7 @@
  * the metadata database when the status changes (Docker also persists it only at
  * checkpoints), so it survives a daemon restart, where `resume` picks the monitor up again.
  */
-import { nowRfc3339Nano } from '../../../engine/clock';
+import { nowRfc3339Nano, rfc3339Nano } from '../../../engine/clock';
 import type { Logger } from '../../../engine/log';
 import type { HealthConfig } from '../types';
 
@@ -76,8 +76,7 @@ function trimFraction(v: number): string {
 
 /** Go's RFC 3339 with nanoseconds, UTC (`2026-12-02T19:50:01.123456789Z`). */
 export function goTime(d: Date): string {
-  const iso = d.toISOString(); // …:01.123Z
-  return iso.replace(/\.(\d{3})Z$/, (_m, ms: string) => `.${ms.replace(/0+$/, '') || ''}Z`).replace(/\.Z$/, 'Z');
+  return rfc3339Nano(BigInt(d.getTime()) * 1_000_000n);
 }
 
 /** Runs one probe. Throws for a probe that could not run (its message becomes the result's output, exit -1). */

@@ -142,10 +142,14 @@ export class NetworkHook implements StartHook {
 
   constructor(private readonly d: NetworkHookDeps) {}
 
-  /** The network a running container has (or a stopped one was left with after a crash), or undefined. */
-  runtimeOf(id: string, dir?: string): NetworkRuntime | undefined {
-    const d = dir ?? this.dirs.get(id);
+  /**
+   * The network a running container has (or a stopped one was left with after a crash), or
+   * undefined. Its network.json under `dir` is read once; `dir` may be given as a function,
+   * called only then (inspect and the list ask for every container on every request).
+   */
+  runtimeOf(id: string, dir?: string | (() => string)): NetworkRuntime | undefined {
     if (!this.state.has(id)) {
+      const d = (typeof dir === 'function' ? dir() : dir) ?? this.dirs.get(id);
       if (!d) return undefined;
       try {
         this.state.set(id, JSON.parse(fs.readFileSync(path.join(d, STATE_FILE), 'utf8')) as NetworkRuntime);
