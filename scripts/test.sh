@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests beside the code (dist-test/src) and end-to-end tests
+# The whole test suite: unit tests beside the code (dist-test/src; the test helpers' own in
+# dist-test/test/helpers) and end-to-end tests
 # that drive real clients against a daemon on a temporary socket (dist-test/test/e2e).
 # The tests are built here (tsconfig.test.json → dist-test/); the daemon they start is
 # the shipped build (bin/stevedored → dist/, built by setup: tsconfig.build.json).
@@ -14,4 +15,4 @@ npx tsc -p tsconfig.test.json
 if [ "${STEVEDORE_TEST_TARGET:-}" = docker ]; then
   exec node --test --test-concurrency=1 dist-test/test/e2e
 fi
-exec node --test --test-concurrency=1 dist-test/src dist-test/test/e2e
+exec node --test --test-concurrency=1 dist-test/src dist-test/test/helpers dist-test/test/e2e

@@ -647,12 +647,14 @@ static napi_value js_spawn_ready(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  /* a socket pair rather than a pipe: the daemon can answer on it too (the shim's
+   * `--gate` waits for a "go" line on its fd 3 before it creates the container) */
   int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
     int e = errno;
     free_strv(args);
     free_strv(envp);
-    return throw_errno(env, "pipe2", NULL, e);
+    return throw_errno(env, "socketpair", NULL, e);
   }
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;

@@ -67,7 +67,7 @@ static void usage(void)
 	die("usage: stevedore-shim --id ID --bundle DIR --state-dir DIR --runtime BIN --runtime-root DIR "
 	    "[--runtime-arg ARG]... [--log-driver json-file|cri|none|binary] [--log PATH] [--log-max-size N] "
 	    "[--log-max-files N] [--log-max-line N] [--log-arg ARG]... [--log-env K=V]... [--namespace NS] [--tty] "
-	    "[--stdin] [--stdin-once] [--ready-fd N]");
+	    "[--stdin] [--stdin-once] [--ready-fd N [--gate]]");
 }
 
 static void parse_args(int argc, char **argv)
@@ -128,12 +128,14 @@ static void parse_args(int argc, char **argv)
 				o.open_stdin = 1;
 			else if (!strcmp(a, "--stdin-once"))
 				o.stdin_once = 1;
+			else if (!strcmp(a, "--gate"))
+				o.gate = 1;
 			else
 				usage();
 		}
 		i += takes;
 	}
-	if (!o.id || !o.bundle || !o.state || !o.runtime || !o.root || o.state[0] != '/')
+	if (!o.id || !o.bundle || !o.state || !o.runtime || !o.root || o.state[0] != '/' || (o.gate && o.ready_fd < 0))
 		usage();
 	/* Without --log-driver: json-file when a log path is given, else none (the
 	 * arguments of earlier shims). */
@@ -288,6 +290,31 @@ static void daemonize(void)
 		die("setsid: %s", strerror(errno));
 }
 
+/* --gate: the daemon started this shim before the container's bundle was ready (while
+ * it mounts the rootfs and runs its start hooks), so that starting the shim overlaps that
+ * work. Wait for the line "go" on the ready fd; anything else (EOF: the start failed, or
+ * the daemon is gone) means there is nothing to create: leave without a trace but the
+ * state dir, which the daemon removes. */
+static void wait_gate(void)
+{
+	char buf[8];
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(o.ready_fd, buf + n, sizeof buf - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(buf, '\n', n) || n == sizeof buf)
+			break;
+	}
+	if (n == 3 && !memcmp(buf, "go\n", 3))
+		return;
+	unlink("shim.pid");
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
@@ -335,6 +362,8 @@ int main(int argc, char **argv)
 	int pn = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	if (pfd < 0 || write_all(pfd, pid, (size_t)pn) < 0 || close(pfd) < 0 || rename("shim.pid.tmp", "shim.pid") < 0)
 		die("shim.pid: %s", strerror(errno));
+	if (o.gate)
+		wait_gate();
 	int serr = 0;
 	char why[256] = "";
 	out_sink = sink_open(&o.sink, &serr, why, sizeof why);

@@ -53,6 +53,7 @@
 struct opts {
 	const char *id, *bundle, *state, *runtime, *root;
 	int tty, open_stdin, stdin_once, ready_fd;
+	int gate; /* --gate: wait for "go" on the ready fd before creating */
 	const char *rt_args[MAX_RT_ARGS];
 	int n_rt_args;
 	struct sink_config sink;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { ROWS, type ShapeExtras, type VersionRow, applyRequest, eventFor, execCreateConsoleSize, execStartConsoleSize, rememberExecConsoleSize, shapeFor, streamContentType } from './apiversions';
+import { ROWS, type ShapeExtras, type VersionRow, applyRequest, eventFor, execCreateConsoleSize, execStartConsoleSize, shapeFor, streamContentType } from './apiversions';
 import { compareVersions } from './version';
 import { kindOf } from '../engine/errdefs';
 
@@ -104,6 +104,10 @@ const CASES: Record<string, () => void> = {
     const [o, n] = requests('stop-signal', () => ({ query: q('signal=SIGINT') }));
     assert.equal(o!.query.get('signal'), null);
     assert.equal(n!.query.get('signal'), 'SIGINT');
+    // restart takes it too (moby's postContainersRestart), with the same version gate
+    const [ro, rn] = requests('stop-signal', () => ({ query: q('signal=SIGINT') }), 'POST /containers/{id}/restart');
+    assert.equal(ro!.query.get('signal'), null);
+    assert.equal(rn!.query.get('signal'), 'SIGINT');
   },
   'images-shared-size': () => {
     const usage = new Map([['sha256:1', { Containers: 2, SharedSize: 7 }]]);
@@ -145,14 +149,16 @@ const CASES: Record<string, () => void> = {
     const [o, n] = requests('exec-console-size', () => ({ body: { ConsoleSize: [10, 20], Cmd: ['sh'] } }));
     assert.equal(o!.body.ConsoleSize, undefined);
     assert.deepEqual(n!.body.ConsoleSize, [10, 20]);
-    rememberExecConsoleSize('e1', execCreateConsoleSize('1.42', { Tty: true, ConsoleSize: [10, 20] }));
+    // the create's size (kept on the exec record: daemon/exec service.test.ts) from 1.42, on a tty
+    assert.deepEqual(execCreateConsoleSize('1.42', { Tty: true, ConsoleSize: [10, 20] }), { height: 10, width: 20 });
     assert.equal(execCreateConsoleSize('1.41', { Tty: true, ConsoleSize: [10, 20] }), undefined);
+    assert.equal(execCreateConsoleSize('1.42', { Tty: false, ConsoleSize: [10, 20] }), undefined);
     assert.throws(() => execCreateConsoleSize('1.42', { Tty: true, ConsoleSize: [10] }), /ConsoleSize must be/);
-    const noSize: { detach: boolean; consoleSize?: { height: number; width: number } } = { detach: false };
-    assert.deepEqual(execStartConsoleSize('1.42', 'e1', noSize).consoleSize, { height: 10, width: 20 });
-    rememberExecConsoleSize('e2', { height: 10, width: 20 });
-    const startOpts: { detach: boolean; consoleSize?: { height: number; width: number } } = { detach: false, consoleSize: { height: 1, width: 1 } };
-    assert.equal(execStartConsoleSize('1.41', 'e2', startOpts).consoleSize, undefined);
+    // the start's own size: from 1.42, with the start's tty (moby: no console without a tty)
+    const startOpts = (tty: boolean): { detach: boolean; tty: boolean; consoleSize?: { height: number; width: number } } => ({ detach: false, tty, consoleSize: { height: 1, width: 1 } });
+    assert.deepEqual(execStartConsoleSize('1.42', startOpts(true)).consoleSize, { height: 1, width: 1 });
+    assert.equal(execStartConsoleSize('1.41', startOpts(true)).consoleSize, undefined);
+    assert.equal(execStartConsoleSize('1.42', startOpts(false)).consoleSize, undefined);
   },
   'stream-content-type': () => {
     assert.equal(streamContentType('1.41', false), undefined);
@@ -167,13 +173,11 @@ const CASES: Record<string, () => void> = {
   },
   'volumes-prune-anonymous': () => {
     const [o, n] = requests('volumes-prune-anonymous', () => ({ query: q('filters=' + encodeURIComponent('{"label":["a"]}')) }));
-    assert.equal(o!.query.get('all'), 'true');
-    assert.equal(n!.query.get('all'), 'false');
+    assert.deepEqual(JSON.parse(o!.query.get('filters')!), { label: ['a'], all: ['true'] });
     assert.deepEqual(JSON.parse(n!.query.get('filters')!), { label: ['a'] });
     const [ao, an] = requests('volumes-prune-anonymous', () => ({ query: q('filters=' + encodeURIComponent('{"all":["true"]}')) }));
     isInvalid(ao!.error, /Invalid filter 'all'/);
-    assert.equal(an!.query.get('all'), 'true');
-    assert.deepEqual(JSON.parse(an!.query.get('filters')!), {});
+    assert.deepEqual(JSON.parse(an!.query.get('filters')!), { all: ['true'] }, 'left for the volume service');
   },
   'network-create-duplicate': () => {
     const [o, n] = requests('network-create-duplicate', () => ({ body: { Name: 'x' } }));
@@ -416,6 +420,16 @@ const CASES: Record<string, () => void> = {
     assert.ok(!('Images' in v));
     assert.equal(v.ImageUsage.Items.length, 1);
   },
+  'info-execution-driver': () => {
+    const info = () => ({ ID: 'x', SecurityOptions: ['name=seccomp,profile=default', 'name=cgroupns', 'apparmor'], Warnings: null });
+    const [o, n] = shapes('info-execution-driver', info);
+    assert.equal(o.ExecutionDriver, '<not supported>');
+    assert.equal(Object.keys(o).at(-1), 'ExecutionDriver', 'after the Info fields, as Go writes the embedding struct');
+    assert.deepEqual(o.SecurityOptions, ['seccomp', 'cgroupns', 'apparmor']);
+    assert.deepEqual(n, info());
+    assert.deepEqual(shapeFor('1.41', 'GET /info', info()), info());
+    assert.throws(() => shapeFor('1.24', 'GET /info', { SecurityOptions: ['name=seccomp,profile='] }), /invalid empty security option/);
+  },
   'stats-os-type': () => {
     const [o, n] = shapes('stats-os-type', () => ({ id: 'c' }));
     assert.ok(!('os_type' in o));
@@ -424,19 +438,20 @@ const CASES: Record<string, () => void> = {
 };
 
 describe('the API version table', () => {
-  it('has rows from 1.42 to 1.52, each with a function or a reason, and unique ids', () => {
+  it('has rows from 1.42 to 1.52 (`older` rows from 1.25 to 1.41), each with a function or a reason, and unique ids', () => {
     const ids = new Set<string>();
     for (const r of ROWS) {
       assert.ok(!ids.has(r.id), `duplicate row ${r.id}`);
       ids.add(r.id);
-      assert.ok(compareVersions(r.version, '1.42') >= 0 && compareVersions(r.version, '1.52') <= 0, r.id);
+      if (r.older) assert.ok(compareVersions(r.version, '1.25') >= 0 && compareVersions(r.version, '1.41') <= 0 && !r.response && !r.request && !r.filter, r.id);
+      else assert.ok(compareVersions(r.version, '1.42') >= 0 && compareVersions(r.version, '1.52') <= 0, r.id);
       assert.ok(r.endpoints.length > 0 && r.change.length > 0, r.id);
-      const fns = [r.response, r.request, r.filter].filter(Boolean).length;
+      const fns = [r.response, r.request, r.filter, r.older].filter(Boolean).length;
       assert.ok((fns > 0) !== (r.notApplicable !== undefined), `${r.id}: a function or a reason, not both`);
     }
   });
   it('has a test for every row with a function', () => {
-    const untested = ROWS.filter((r) => (r.response || r.request || r.filter) && !CASES[r.id]).map((r) => r.id);
+    const untested = ROWS.filter((r) => (r.response || r.request || r.filter || r.older) && !CASES[r.id]).map((r) => r.id);
     assert.deepEqual(untested, []);
   });
   it('leaves v1.41 answers as they are (the differential suite compares them with Docker 20.10)', () => {

@@ -1,6 +1,7 @@
 /**
  * Every version-dependent difference of the Engine API from v1.42 to v1.52 that concerns
- * an endpoint we serve, in ONE table (Docker's version history,
+ * an endpoint we serve, and those below v1.41 that Docker 20.10 still applied (`older`
+ * rows), in ONE table (Docker's version history,
  * /work/shared/reference/engine-api-version-history.md; moby's routers apply the same
  * differences with `versions.LessThan`). docs/api-versions.md explains it in prose.
  *
@@ -13,10 +14,13 @@
  *   request is at the row's version or newer (`newer`) or older: an older request gets
  *   the old behaviour (a field ignored, an old default), a newer one the new behaviour,
  *   and a field we cannot act on is refused by name;
+ * - `older` (rows at 1.41 or below, what Docker 20.10 did for older clients): turns a
+ *   v1.41-shaped answer into the shape of the versions BEFORE the row's; `shapeFor`
+ *   applies, newest first, every such row of the endpoint with `version > requested`;
  * - `notApplicable`: why the difference has nothing to do here (swarm, plugins, a
  *   multi-platform image store we do not have, ...).
  */
-import { invalidArgument } from '../engine/errdefs';
+import { internal, invalidArgument } from '../engine/errdefs';
 import { type RequestContext, parseFilters, queryBool } from './context';
 import { goDecode, type GoType } from './jsonfold';
 import { type ApiVersion, compareVersions, versionAtLeast } from './version';
@@ -54,6 +58,8 @@ export interface VersionRow {
   /** what changes */
   change: string;
   response?: (body: Json, extras: ShapeExtras) => Json;
+  /** a row at 1.41 or below: the answer of the versions before the row's, from the 1.41 shape */
+  older?: (body: Json, extras: ShapeExtras) => Json;
   request?: (req: RequestInput, newer: boolean) => void;
   /** for streams of items (events): whether an item is shown at the version (`newer`: at the row's version or later) */
   filter?: (item: Json, newer: boolean) => boolean;
@@ -131,6 +137,21 @@ function inspectNetworks(b: Json): { name: string; id: string; host: string; end
 // ---------------------------------------------------------------- the table
 
 export const ROWS: readonly VersionRow[] = [
+  // ---------------------------------------------------------------- below v1.41
+  {
+    id: 'info-execution-driver',
+    version: '1.25',
+    endpoints: [INFO],
+    change: '`ExecutionDriver` gone (older versions: `<not supported>`); `SecurityOptions` as `name=…,key=value` strings (older versions: the names only)',
+    // moby v20.10 api/server/router/system/system_routes.go getInfo (the oldInfo struct:
+    // the Info fields, then ExecutionDriver; SecurityOptions through DecodeSecurityOptions)
+    older: (b) => {
+      if (!isObj(b)) return b;
+      if (Array.isArray(b.SecurityOptions)) b.SecurityOptions = (b.SecurityOptions as string[]).map(securityOptionName);
+      b.ExecutionDriver = '<not supported>';
+      return b;
+    },
+  },
   // ---------------------------------------------------------------- v1.42
   {
     id: 'df-builder-size',
@@ -174,7 +195,7 @@ export const ROWS: readonly VersionRow[] = [
     id: 'stop-signal',
     version: '1.42',
     endpoints: ['POST /containers/{id}/stop', 'POST /containers/{id}/restart'],
-    change: '`signal` query overrides the stop signal; older versions ignore it. Restart cannot take a signal here: refused by name',
+    change: '`signal` query (stop, and the stop of a restart) overrides the container\'s `StopSignal`; older versions ignore it. A bad one on a running container is Docker\'s 500 (`cannot stop container: <ref>: invalid signal: <v>`, `Cannot restart container <ref>: invalid signal: <v>`)',
     request: (req, newer) => {
       if (!newer) req.query.delete('signal');
     },
@@ -279,19 +300,12 @@ export const ROWS: readonly VersionRow[] = [
     id: 'volumes-prune-anonymous',
     version: '1.42',
     endpoints: ['POST /volumes/prune'],
-    change: 'prunes only anonymous volumes unless the `all` filter is true; older versions prune all unused local volumes',
+    change: 'prunes only anonymous volumes unless the `all` filter is true (the volume service reads it, as moby\'s withPrune); older versions refuse an `all` filter (Docker 20.10) and prune all unused local volumes (moby adds `all=true`)',
     request: (req, newer) => {
+      if (newer) return;
       const f = parseFilters(req.query.get('filters'));
-      const all = f.get('all') ?? [];
-      if (!newer) {
-        if (all.length) throw invalidArgument(`Invalid filter 'all'`);
-        req.query.set('all', 'true');
-      } else {
-        const truthy = all.some((v) => ['1', 'true'].includes(v.toLowerCase()));
-        if (all.some((v) => !['1', 'true', '0', 'false'].includes(v.toLowerCase()))) throw invalidArgument(`invalid filter 'all=${all.join(',')}'`);
-        req.query.set('all', truthy ? 'true' : 'false');
-      }
-      f.delete('all');
+      if (f.has('all')) throw invalidArgument(`Invalid filter 'all'`);
+      f.set('all', ['true']);
       req.query.set('filters', JSON.stringify(Object.fromEntries(f)));
     },
   },
@@ -886,6 +900,22 @@ const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 /** GET /system/df `type` values → the answer's fields they fill. */
 const DF_TYPES: Record<string, string[]> = { container: ['Containers'], image: ['Images'], volume: ['Volumes'], 'build-cache': ['BuildCache'] };
 
+/**
+ * The name of a security option as Go's `DecodeSecurityOptions` reads it: a string without
+ * `=` is a name (an old daemon's form), else the value of its `name=` pair ("" without one).
+ */
+function securityOptionName(opt: string): string {
+  if (!opt.includes('=')) return opt;
+  let name = '';
+  for (const kv of opt.split(',')) {
+    const at = kv.indexOf('=');
+    if (at < 0) throw internal(`invalid security option ${JSON.stringify(kv)}`);
+    if (at === 0 || at === kv.length - 1) throw internal('invalid empty security option');
+    if (kv.slice(0, at) === 'name') name = kv.slice(at + 1);
+  }
+  return name;
+}
+
 function dedup(xs: string[]): string[] {
   return [...new Set(xs)];
 }
@@ -940,12 +970,18 @@ function rowsFor(endpoint: string): readonly VersionRow[] {
 }
 
 /**
- * A v1.41-shaped answer of `endpoint` in the shape of `version`: every response row of
- * the endpoint whose version is at most `version`, oldest first. Mutates and returns `body`.
+ * A v1.41-shaped answer of `endpoint` in the shape of `version`: every `older` row of the
+ * endpoint whose version is above `version`, newest first, then every response row whose
+ * version is at most `version`, oldest first. Mutates and returns `body`.
  */
 export function shapeFor<T>(version: ApiVersion, endpoint: string, body: T, extras: ShapeExtras = {}): T {
   let out: Json = body;
-  for (const r of rowsFor(endpoint)) if (r.response && versionAtLeast(version, r.version)) out = r.response(out, extras);
+  const rows = rowsFor(endpoint);
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const r = rows[i]!;
+    if (r.older && !versionAtLeast(version, r.version)) out = r.older(out, extras);
+  }
+  for (const r of rows) if (r.response && versionAtLeast(version, r.version)) out = r.response(out, extras);
   return out as T;
 }
 
@@ -1004,12 +1040,9 @@ export async function startConsoleSize(
   await containers.resize(ref, cs[0]!, cs[1]!).catch(() => {});
 }
 
-/** Exec id → the `ConsoleSize` its create asked for (API 1.42), until its start uses it. */
-const execConsoleSizes = new Map<string, { height: number; width: number }>();
-
 /**
  * API 1.42's `ConsoleSize` on exec create (the body as sent: the 1.41 decoder drops it),
- * checked before the exec is made: the size to keep for its start, if any.
+ * checked before the exec is made: the size the exec records for its start, if any.
  */
 export function execCreateConsoleSize(version: ApiVersion, raw: unknown): { height: number; width: number } | undefined {
   if (!versionAtLeast(version, '1.42')) return undefined;
@@ -1020,20 +1053,14 @@ export function execCreateConsoleSize(version: ApiVersion, raw: unknown): { heig
   return { height: cs[0], width: cs[1] };
 }
 
-/** Keeps the exec create's console size until the exec's start, which uses it when its own body gives none (as Docker). */
-export function rememberExecConsoleSize(execId: string, size: { height: number; width: number } | undefined): void {
-  if (!size) return;
-  if (execConsoleSizes.size >= 4096) execConsoleSizes.delete(execConsoleSizes.keys().next().value!);
-  execConsoleSizes.set(execId, size);
-}
-
-/** The console size an exec's start uses: its own (from 1.42), else the one its create gave. */
-export function execStartConsoleSize<T extends { consoleSize?: { height: number; width: number } }>(version: ApiVersion, execId: string, opts: T): T {
-  const fromCreate = execConsoleSizes.get(execId);
-  execConsoleSizes.delete(execId);
+/**
+ * The exec start's own console size as the version sees it (moby's postContainerExecStart):
+ * none below 1.42, none when the start asks for no tty. Without one, the start uses the
+ * size the exec's create recorded (daemon/exec: the exec record's `consoleSize`).
+ */
+export function execStartConsoleSize<T extends { tty?: boolean; consoleSize?: { height: number; width: number } }>(version: ApiVersion, opts: T): T {
   const out = { ...opts };
-  if (!versionAtLeast(version, '1.42')) delete out.consoleSize;
-  else if (!out.consoleSize && fromCreate) out.consoleSize = fromCreate;
+  if (!versionAtLeast(version, '1.42') || out.tty !== true) delete out.consoleSize;
   return out;
 }
 
@@ -1051,11 +1078,7 @@ export async function imageUsageFor(
   return images.usage({ sharedSize });
 }
 
-/**
- * `POST /volumes/prune` at the request's version: the filters without `all`, and whether
- * only anonymous volumes go (API 1.42 and later, unless `all` is true).
- */
-export function volumePruneOptions(ctx: RequestContext): { filters: Map<string, string[]>; anonymousOnly: boolean } {
-  const q = queryFor(ctx, 'POST /volumes/prune');
-  return { filters: parseFilters(q.get('filters')), anonymousOnly: versionAtLeast(ctx.version, '1.42') && q.get('all') !== 'true' };
+/** `POST /volumes/prune` at the request's version: its filters (below API 1.42 with `all=true` added). */
+export function volumePruneFilters(ctx: RequestContext): Map<string, string[]> {
+  return parseFilters(queryFor(ctx, 'POST /volumes/prune').get('filters'));
 }

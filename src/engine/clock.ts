@@ -42,6 +42,28 @@ export function rfc3339Nano(ns: bigint): string {
   return `${base}${frac ? `.${frac}` : ''}Z`;
 }
 
+/**
+ * Go's RFC3339Nano in the local zone, as `time.Now().Format(time.RFC3339Nano)` writes it
+ * (moby's `/info` `SystemTime`): `2026-12-03T05:31:29.076814658+05:30`, `Z` for a zero
+ * offset, trailing zeros of the fraction dropped. The zone is the process's, as Go's
+ * `time.Local`: `TZ` when set (`""` or an unknown zone: UTC), else /etc/localtime.
+ * `offsetMinutes` (east of UTC) replaces it.
+ */
+export function rfc3339NanoLocal(ns: bigint, offsetMinutes?: number): string {
+  const ms = Number(ns / 1_000_000n);
+  const off = offsetMinutes ?? -new Date(ms).getTimezoneOffset();
+  const base = new Date(ms + off * 60_000).toISOString().slice(0, 19);
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  const abs = Math.abs(off);
+  const zone = off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  return `${base}${frac ? `.${frac}` : ''}${zone}`;
+}
+
+/** Now, as Go's `time.Now().Format(time.RFC3339Nano)` writes it: in the local zone (`rfc3339NanoLocal`). */
+export function nowRfc3339NanoLocal(): string {
+  return rfc3339NanoLocal(nowNanos());
+}
+
 /** Now, as Go's `time.Now().UTC()` marshals into JSON. */
 export function nowRfc3339Nano(): string {
   return rfc3339Nano(nowNanos());

@@ -210,6 +210,67 @@ describe('API versions 1.24 to 1.52', () => {
     assert.equal(await run('1.42'), '20 60');
   });
 
+  it('stop and restart: the signal query overrides StopSignal from 1.42, ignored before', async () => {
+    // pid 1 ignores signals it has no handler for: the traps report which one came
+    const name = `apiv-sig${Math.random().toString(16).slice(2, 8)}`;
+    const script = "trap 'exit 7' INT; trap 'exit 8' TERM; while :; do sleep 1 & wait $!; done";
+    const since = Math.floor(Date.now() / 1000) - 1;
+    /** pid 1 catches SIGINT (bit 1) and SIGTERM (bit 14) */
+    const ready = async () => {
+      for (let i = 0; i < 100; i++) {
+        const m = /SigCgt:\s*([0-9a-f]+)/.exec((await t.docker(['exec', name, 'cat', '/proc/1/status'])).stdout);
+        if (m && (BigInt('0x' + m[1]) & 0x4002n) === 0x4002n) return;
+      }
+      assert.fail(`${name} never set its traps`);
+    };
+    const kills = async () => {
+      const f = encodeURIComponent(JSON.stringify({ container: [name], event: ['kill'] }));
+      const r = await get(`/v1.41/events?since=${since}&until=${Math.floor(Date.now() / 1000) + 1}&filters=${f}`);
+      return r.body.split('\n').filter(Boolean).map((l) => JSON.parse(l).Actor.Attributes.signal as string);
+    };
+    const exitCode = async () => (await get(`/v1.41/containers/${name}/json`)).json.State.ExitCode;
+    await ok(['run', '-d', '--name', name, 'busybox', 'sh', '-c', script]);
+    await ready();
+    assert.equal((await t.request('POST', `/v1.41/containers/${name}/stop?t=30&signal=SIGINT`)).status, 204);
+    assert.equal(await exitCode(), 8, 'the signal query is ignored at 1.41: StopSignal (SIGTERM) went');
+    await ok(['start', name]);
+    await ready();
+    assert.equal((await t.request('POST', `/v1.41/containers/${name}/restart?t=30&signal=BOGUS`)).status, 204, 'ignored at 1.41, even when bad');
+    await ready();
+    assert.deepEqual(await kills(), ['15', '15']);
+    if (!stevedore()) {
+      await ok(['rm', '-f', name]);
+      return tooNew('/v1.42/containers/json');
+    }
+    const bad = await t.request('POST', `/v1.42/containers/${name}/stop?t=30&signal=BOGUS`);
+    assert.equal(bad.status, 500);
+    assert.equal(JSON.parse(bad.body).message, `cannot stop container: ${name}: invalid signal: BOGUS`);
+    const badRestart = await t.request('POST', `/v1.42/containers/${name}/restart?t=30&signal=BOGUS`);
+    assert.equal(badRestart.status, 500);
+    assert.equal(JSON.parse(badRestart.body).message, `Cannot restart container ${name}: invalid signal: BOGUS`);
+    assert.equal((await t.request('POST', `/v1.42/containers/${name}/restart?t=30&signal=SIGINT`)).status, 204);
+    await ready();
+    assert.equal((await t.request('POST', `/v1.44/containers/${name}/stop?t=30&signal=INT`)).status, 204);
+    assert.equal(await exitCode(), 7, 'SIGINT went instead of StopSignal');
+    assert.deepEqual(await kills(), ['15', '15', '2', '2']);
+    assert.equal((await t.request('POST', `/v1.44/containers/${name}/stop?signal=BOGUS`)).status, 304, 'a stopped container: 304 before the signal is read');
+    await ok(['rm', '-f', name]);
+  });
+
+  it('info: ExecutionDriver and name-only SecurityOptions below 1.25 (both targets)', async () => {
+    const v24 = (await get('/v1.24/info')).json;
+    assert.equal(v24.ExecutionDriver, '<not supported>');
+    assert.ok(v24.SecurityOptions.length > 0 && v24.SecurityOptions.every((o: string) => !o.includes('=')), JSON.stringify(v24.SecurityOptions));
+    const v25 = (await get('/v1.25/info')).json;
+    assert.ok(!('ExecutionDriver' in v25));
+    assert.ok(v25.SecurityOptions.every((o: string) => o.startsWith('name=')), JSON.stringify(v25.SecurityOptions));
+    assert.deepEqual(v24.SecurityOptions, v25.SecurityOptions.map((o: string) => /^name=([^,]*)/.exec(o)![1]));
+    const v41 = (await get('/v1.41/info')).json;
+    assert.ok(!('ExecutionDriver' in v41));
+    // Go's time.Now().Format(RFC3339Nano): the daemon's local zone, `Z` when its offset is 0
+    assert.match(v41.SystemTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/);
+  });
+
   it('system df: BuilderSize to 1.41, type filter from 1.42, usage summaries at 1.52', async () => {
     const v41 = (await get('/v1.41/system/df?type=volume')).json;
     assert.ok('BuilderSize' in v41);

@@ -8,12 +8,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
+import { runProcess } from '../helpers/process';
 import { assertNoContainerLeftovers, processesMentioning, removeAllContainers } from '../helpers/containers';
 
 describe('docker cp, export, diff', () => {
@@ -25,15 +26,7 @@ describe('docker cp, export, diff', () => {
     return r.stdout;
   };
   /** a shell pipeline with the target's DOCKER_HOST; resolves with its exit code and output */
-  const sh = (cmd: string) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn('sh', ['-c', cmd], { env: t.env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let so = '';
-      let se = '';
-      p.stdout.on('data', (d: Buffer) => (so += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (se += d.toString()));
-      p.on('close', (code) => resolve({ code: code ?? -1, stdout: so, stderr: se }));
-    });
+  const sh = (cmd: string) => runProcess('sh', ['-c', cmd], { env: t.env });
   const lines = (s: string) => s.split('\n').filter(Boolean).sort();
 
   before(async () => {

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import Docker from 'dockerode';
@@ -16,6 +16,7 @@ import { importBusybox, makeBusyboxTar } from '../helpers/busybox';
 import { canMakeBcrypt, startRegistry, type TestRegistry } from '../helpers/registry';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 import { DaemonRestart } from '../helpers/restart';
+import { runProcess } from '../helpers/process';
 import { type CliResult, type Target, startTarget } from '../helpers/target';
 
 const NO_BUILDKIT = { DOCKER_BUILDKIT: '0' };
@@ -37,15 +38,6 @@ function context(base: string, name: string, files: Record<string, string | { li
     else fs.symlinkSync(content.link, p);
   }
   return dir;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
 }
 
 const MULTI_STAGE = `ARG BASE=busybox
@@ -397,7 +389,7 @@ img, logs = c.images.build(path=${JSON.stringify(dir)}, tag="pybuilt:1", buildar
 print(img.tags)
 print(any("Successfully built" in l.get("stream", "") for l in logs))
 `;
-    const r = await run('python3', ['-c', script], t.env);
+    const r = await runProcess('python3', ['-c', script], { env: t.env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "['pybuilt:1']\nTrue\n");
     assert.equal(ok(await t.docker(['run', '--rm', 'pybuilt:1']), 'run'), 'v=2\n');
@@ -425,7 +417,7 @@ print(any("Successfully built" in l.get("stream", "") for l in logs))
       'docker-compose.yml': 'version: "2.4"\nservices:\n  web:\n    build:\n      context: ./app\n      args:\n        WHO: compose\n    image: composed:1\n',
       'app/Dockerfile': 'FROM busybox\nARG WHO\nRUN echo $WHO > /who\nCMD ["cat", "/who"]\n',
     });
-    const r = await run('docker-compose', ['-p', `b${process.pid}`, 'build'], { ...t.env, COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' }, dir);
+    const r = await runProcess('docker-compose', ['-p', `b${process.pid}`, 'build'], { env: { ...t.env, COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' }, cwd: dir });
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal(ok(await t.docker(['run', '--rm', 'composed:1']), 'run'), 'compose\n');
   });

@@ -23,7 +23,8 @@ import { after, before, describe, it } from 'node:test';
 import { importBusybox } from '../helpers/busybox';
 import { dockerOk, removeAllContainers } from '../helpers/containers';
 import { freePort, httpGet } from '../helpers/network';
-import { type CliResult, type Target, startTarget } from '../helpers/target';
+import { type CliResult, runProcess } from '../helpers/process';
+import { type Target, startTarget } from '../helpers/target';
 import { until } from '../helpers/wait';
 
 const FIXTURE = path.resolve(__dirname, '..', '..', '..', 'test', 'e2e', 'fixtures', 'compose');
@@ -51,27 +52,34 @@ describe('docker-compose 1.29', () => {
   const base = () => ['-f', path.join(FIXTURE, 'docker-compose.yml'), '-p', project, '--ansi', 'never'];
 
   /**
-   * Runs a command to its end; killed after `timeoutMs`. Its stdin is empty, or with
-   * `openStdin` a pipe that stays open until it exits, as a terminal nobody types on
-   * (given an ended stdin, `script` sends its terminal a NUL byte).
+   * Runs a command in the project's folder to its end; killed after `timeoutMs` (90 s).
+   * Its stdin is /dev/null, or with `openStdin` a pipe that stays open until it exits, as
+   * a terminal nobody types on (given an ended stdin, `script` sends its terminal a NUL byte).
    */
   const run = (cmd: string, args: string[], e: NodeJS.ProcessEnv, o: { openStdin?: boolean; timeoutMs?: number } = {}): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const p = spawn(cmd, args, { env: e, cwd: FIXTURE, stdio: [o.openStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-      p.stdin?.on('error', () => {});
-      const so: Buffer[] = [];
-      const se: Buffer[] = [];
-      p.stdout!.on('data', (c: Buffer) => so.push(c));
-      p.stderr!.on('data', (c: Buffer) => se.push(c));
-      const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 90_000);
-      p.on('error', reject);
-      p.on('close', (code, sig) => {
-        clearTimeout(timer);
-        p.stdin?.destroy();
-        resolve({ code: code ?? (sig ? 128 : -1), stdout: Buffer.concat(so).toString(), stderr: Buffer.concat(se).toString() });
-      });
-    });
+    runProcess(cmd, args, { env: e, cwd: FIXTURE, openStdin: o.openStdin, timeoutMs: o.timeoutMs ?? 90_000 });
   const compose = (args: string[], extra?: NodeJS.ProcessEnv) => run(COMPOSE, [...base(), ...args], env(extra));
+  /**
+   * Starts a compose command that runs until it is killed (`logs -f`, `events`): what it
+   * printed so far (stdout and stderr), whether it has exited, and `stop` (SIGTERM, then
+   * waits for it to end).
+   */
+  const follow = (args: string[], extra?: NodeJS.ProcessEnv) => {
+    const p = spawn(COMPOSE, [...base(), ...args], { env: env(extra), cwd: FIXTURE, stdio: ['ignore', 'pipe', 'pipe'] });
+    const f = {
+      out: '',
+      exited: false,
+      stop: async () => {
+        if (!f.exited) process.kill(p.pid!, 'SIGTERM');
+        await closed;
+      },
+    };
+    const closed = new Promise<void>((resolve) => p.on('close', () => ((f.exited = true), resolve())));
+    p.on('error', (e) => (f.out += `cannot run ${COMPOSE}: ${e.message}\n`)); // no crash of the test process; the assertions say what is missing
+    p.stdout.on('data', (c: Buffer) => (f.out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (f.out += c.toString()));
+    return f;
+  };
   /** compose under a pseudo-terminal (util-linux `script`), for the steps that allocate a tty */
   const composeTty = (args: string[]) => run('script', ['-qec', [COMPOSE, ...base(), ...args].map(shq).join(' '), '/dev/null'], env(), { openStdin: true });
   const why = (r: CliResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\n${t.kind === 'stevedore' ? t.logs().slice(-3000) : ''}`;
@@ -188,42 +196,31 @@ describe('docker-compose 1.29', () => {
   });
 
   it('logs -f prints what both services wrote and follows new output until it is killed', async () => {
-    const p = spawn(COMPOSE, [...base(), 'logs', '-f', '--no-color'], { env: env(), cwd: FIXTURE, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let exited = false;
-    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const closed = new Promise<void>((resolve) => p.on('close', () => ((exited = true), resolve())));
+    const f = follow(['logs', '-f', '--no-color']);
     try {
-      const has = (re: RegExp) => () => re.test(out);
-      await until(has(/^app_1\s+\| compose-app ready \(blue\)$/m), `app's line in:\n${out}`);
-      await until(has(/^web_1\s+\| web says hello-from-the-env-file$/m), `web's env_file line in:\n${out}`);
-      await until(has(/^web_1\s+\| web fetched the app page$/m), `web's fetch line in:\n${out}`);
-      assert.match(out, new RegExp(`Attaching to (${name('web')}, ${name('app')}|${name('app')}, ${name('web')})`));
+      const has = (re: RegExp) => () => re.test(f.out);
+      await until(has(/^app_1\s+\| compose-app ready \(blue\)$/m), `app's line in:\n${f.out}`);
+      await until(has(/^web_1\s+\| web says hello-from-the-env-file$/m), `web's env_file line in:\n${f.out}`);
+      await until(has(/^web_1\s+\| web fetched the app page$/m), `web's fetch line in:\n${f.out}`);
+      assert.match(f.out, new RegExp(`Attaching to (${name('web')}, ${name('app')}|${name('app')}, ${name('web')})`));
       // still following: a line written now (to the service's own stdout) arrives
       await composeOk(['exec', '-T', 'web', 'sh', '-c', 'echo a-late-line > /proc/1/fd/1']);
-      await until(has(/^web_1\s+\| a-late-line$/m), `the late line in:\n${out}`);
-      assert.equal(exited, false, 'logs -f ended on its own');
+      await until(has(/^web_1\s+\| a-late-line$/m), `the late line in:\n${f.out}`);
+      assert.equal(f.exited, false, 'logs -f ended on its own');
       // a container's stream ends when it stops: compose then says how it exited (at
       // 1.52 its event watcher also dies here: compose 1.29 reads the events' `id`)
       await composeOk(['stop', 'web']);
-      await until(has(new RegExp(`^${name('web')} exited with code 0$`, 'm')), `the exit line in:\n${out}`);
+      await until(has(new RegExp(`^${name('web')} exited with code 0$`, 'm')), `the exit line in:\n${f.out}`);
       await composeOk(['start', 'web']);
     } finally {
-      if (!exited) process.kill(p.pid!, 'SIGTERM');
-      await closed;
+      await f.stop();
     }
   });
 
   it('events --json reports the service\'s container events (API 1.41: compose 1.29 reads their `id`, gone at 1.52)', async () => {
-    const p = spawn(COMPOSE, [...base(), 'events', '--json'], { env: env({ COMPOSE_API_VERSION: '1.41' }), cwd: FIXTURE, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let exited = false;
-    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const closed = new Promise<void>((resolve) => p.on('close', () => ((exited = true), resolve())));
+    const f = follow(['events', '--json'], { COMPOSE_API_VERSION: '1.41' });
     const events = () =>
-      out
+      f.out
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { type: string; action: string; id: string; service: string; attributes: Record<string, string> });
@@ -231,7 +228,7 @@ describe('docker-compose 1.29', () => {
       // events come from the moment compose subscribed: restart until it saw a whole one
       const actions = ['kill', 'die', 'stop', 'start', 'restart'];
       const whole = () => actions.every((a) => events().some((e) => e.service === 'web' && e.action === a));
-      await until(async () => whole() || ((await composeOk(['restart', 'web'])), whole()), `a whole restart in:\n${out}`, { tries: 10 });
+      await until(async () => whole() || ((await composeOk(['restart', 'web'])), whole()), `a whole restart in:\n${f.out}`, { tries: 10 });
       const web = events().filter((e) => e.service === 'web');
       for (const e of web) {
         assert.equal(e.type, 'container');
@@ -240,11 +237,10 @@ describe('docker-compose 1.29', () => {
         assert.equal(e.attributes.image, 'busybox:latest');
       }
       assert.equal(web.find((e) => e.action === 'die')!.attributes.exitCode, '0');
-      assert.doesNotMatch(out, /Traceback/);
-      assert.equal(exited, false, 'events ended on its own');
+      assert.doesNotMatch(f.out, /Traceback/);
+      assert.equal(f.exited, false, 'events ended on its own');
     } finally {
-      if (!exited) process.kill(p.pid!, 'SIGTERM');
-      await closed;
+      await f.stop();
     }
   });
 
@@ -267,15 +263,7 @@ describe('docker-compose 1.29', () => {
     const id = (await inspect(name('web'))).Id;
     const lost: string[] = [];
     for (let i = 0; i < 30; i++) {
-      const r = await new Promise<string>((resolve, reject) => {
-        const p = spawn('script', ['-qec', `docker exec -i -t ${id} sh -c 'tty; echo compose'`, '/dev/null'], { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
-        let out = '';
-        p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-        p.stdin.on('error', () => {});
-        p.stdin.write('x');
-        p.on('error', reject);
-        p.on('close', () => (p.stdin.destroy(), resolve(out)));
-      });
+      const r = (await runProcess('script', ['-qec', `docker exec -i -t ${id} sh -c 'tty; echo compose'`, '/dev/null'], { env: env(), input: 'x', openStdin: true })).stdout;
       if (!r.includes('compose')) lost.push(JSON.stringify(r));
     }
     assert.deepEqual(lost, [], 'runs that lost output');

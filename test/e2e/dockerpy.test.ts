@@ -12,13 +12,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runProcess } from '../helpers/process';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
-import { freeSubnet24 } from '../helpers/network';
+import { freeSubnet24, freeSubnets24 } from '../helpers/network';
 import { startRegistry, type TestRegistry } from '../helpers/registry';
 import { compareVersions } from '../../src/api/version';
 import { until } from '../helpers/wait';
@@ -59,9 +59,7 @@ const lines = (s: string) => s.split('\n').filter(Boolean).sort();
 
 /** Two different free /24s (a network and a second one for prune). */
 function twoSubnets(): { subnet: string; otherSubnet: string } {
-  const subnet = freeSubnet24();
-  let otherSubnet = freeSubnet24();
-  while (otherSubnet === subnet) otherSubnet = freeSubnet24();
+  const [subnet, otherSubnet] = freeSubnets24(2) as [string, string];
   return { subnet, otherSubnet };
 }
 
@@ -78,19 +76,7 @@ describe('docker-py (python3-docker 5.0.3)', () => {
   const step = async (name: string, args: Record<string, unknown> = {}, version?: string): Promise<any> => {
     const env: NodeJS.ProcessEnv = { ...t.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', DOCKERPY_API_VERSION: version ?? '' };
     for (const k of ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONUSERBASE']) delete env[k];
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const p = spawn(PYTHON, ['-s', SUITE, name, JSON.stringify(args)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const so: Buffer[] = [];
-      const se: Buffer[] = [];
-      p.stdout.on('data', (c: Buffer) => so.push(c));
-      p.stderr.on('data', (c: Buffer) => se.push(c));
-      const timer = setTimeout(() => p.kill('SIGKILL'), 90_000);
-      p.on('error', reject);
-      p.on('close', (c) => {
-        clearTimeout(timer);
-        resolve({ code: c, stdout: Buffer.concat(so).toString(), stderr: Buffer.concat(se).toString() });
-      });
-    });
+    const { code, stdout, stderr } = await runProcess(PYTHON, ['-s', SUITE, name, JSON.stringify(args)], { env, timeoutMs: 90_000 });
     const daemonLog = () => (t.kind === 'stevedore' ? `\n--- daemon log (end) ---\n${t.logs().slice(-3000)}` : '');
     assert.equal(code, 0, `python step ${name} exited ${code}: ${stderr}${stdout}${daemonLog()}`);
     const out = JSON.parse(stdout.trim().split('\n').pop()!) as StepOutput;

@@ -9,67 +9,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { WebSocket } from 'ws';
 import Docker from 'dockerode';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
+import { python } from '../helpers/process';
+import { rawRequest, readAll } from '../helpers/hijack';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 const PATIENCE_MS = 20_000;
-
-interface Hijacked {
-  sock: net.Socket;
-  head: string;
-  /** bytes that arrived after the response headers */
-  rest: Buffer;
-}
-
-/**
- * Sends one request on a fresh connection (`upgrade`: with `Connection: Upgrade` and
- * `Upgrade: tcp`) with `body` as its body, all in one write, and resolves after the
- * response headers.
- */
-function rawRequest(socket: string, method: string, urlPath: string, body: string | undefined, upgrade = true): Promise<Hijacked> {
-  return new Promise((resolve, reject) => {
-    const sock = net.createConnection({ path: socket, allowHalfOpen: true });
-    sock.on('connect', () => {
-      const headers =
-        `${method} ${urlPath} HTTP/1.1\r\nHost: docker\r\n` +
-        (upgrade ? 'Connection: Upgrade\r\nUpgrade: tcp\r\n' : '') +
-        (body !== undefined ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` : '');
-      sock.write(`${headers}\r\n${body ?? ''}`);
-    });
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      sock.off('data', onData);
-      sock.pause();
-      resolve({ sock, head: buf.subarray(0, end).toString(), rest: buf.subarray(end + 4) });
-    };
-    sock.on('data', onData);
-    sock.on('error', reject);
-  });
-}
-
-/** Everything the server sends until it closes the connection. */
-function readAll(sock: net.Socket, first: Buffer = Buffer.alloc(0)): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const chunks = [first];
-    const done = () => {
-      sock.destroy();
-      resolve(Buffer.concat(chunks));
-    };
-    sock.on('data', (d: Buffer) => chunks.push(d));
-    sock.on('end', done);
-    sock.on('close', done);
-    sock.resume();
-  });
-}
 
 /** Parses stdcopy frames strictly: throws when the bytes are not a sequence of whole frames. */
 function frames(buf: Buffer): Array<{ stream: number; payload: string }> {
@@ -94,14 +44,6 @@ function demux(buf: Buffer): { stdout: string; stderr: string } {
     else r.stdout += f.payload;
   }
   return r;
-}
-
-function python(code: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('python3', ['-c', code], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 async function until(what: string, cond: () => boolean): Promise<void> {

@@ -7,11 +7,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Target, assertClientError, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
+import { python } from '../helpers/process';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 describe('request input as Docker reads it', () => {
@@ -255,10 +255,9 @@ describe('request input as Docker reads it', () => {
         'except docker.errors.APIError as e:',
         '    print(e.status_code, e.explanation)',
       ].join('\n');
-      const out = await new Promise<string>((resolve, reject) =>
-        execFile('python3', ['-c', py], { env: t.env }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
-      );
-      assert.equal(out.trim(), `503 ${NOT_MANAGER}`);
+      const r = await python(py, t.env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `503 ${NOT_MANAGER}`);
     });
   });
 });

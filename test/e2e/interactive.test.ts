@@ -8,11 +8,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { WebSocket } from 'ws';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
+import { python } from '../helpers/process';
+import { rawRequest, readAll } from '../helpers/hijack';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 /** Waits long enough for anything that works; a failure shows what was seen. */
@@ -108,47 +110,6 @@ class Pty {
   }
 }
 
-/** A raw hijacked connection (`Upgrade: tcp`) to an endpoint; resolves after the 101 headers. */
-function hijack(socket: string, method: string, urlPath: string, body?: unknown): Promise<{ sock: net.Socket; head: string; rest: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const sock = net.createConnection({ path: socket, allowHalfOpen: true });
-    const data = body === undefined ? '' : JSON.stringify(body);
-    sock.on('connect', () => {
-      sock.write(
-        `${method} ${urlPath} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
-          (data ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(data)}\r\n` : '') +
-          `\r\n${data}`,
-      );
-    });
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      sock.off('data', onData);
-      sock.pause();
-      resolve({ sock, head: buf.subarray(0, end).toString(), rest: buf.subarray(end + 4) });
-    };
-    sock.on('data', onData);
-    sock.on('error', reject);
-  });
-}
-
-/** Everything the server sends until it ends the connection (then the client closes its side too). */
-function readAll(sock: net.Socket, first: Buffer): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const chunks = [first];
-    const done = () => {
-      sock.destroy();
-      resolve(Buffer.concat(chunks));
-    };
-    sock.on('data', (d: Buffer) => chunks.push(d));
-    sock.on('end', done);
-    sock.on('close', done);
-    sock.resume();
-  });
-}
-
 /** Concatenated payloads of stdcopy frames, per stream. */
 function demux(buf: Buffer): { stdout: string; stderr: string } {
   const out = { stdout: '', stderr: '' };
@@ -161,14 +122,6 @@ function demux(buf: Buffer): { stdout: string; stderr: string } {
     off += 8 + len;
   }
   return out;
-}
-
-function python(code: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('python3', ['-c', code], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 function loadDockerode(): unknown {
@@ -323,7 +276,7 @@ describe('interactive containers', () => {
     await ok(['run', '-d', '--name', 'ex3', 'busybox', 'sleep', '1000']);
     const c = await api('POST', '/containers/ex3/exec', { Cmd: ['sh', '-c', 'cat; echo done >&2; exit 7'], AttachStdin: true, AttachStdout: true, AttachStderr: true });
     const eid = c.json!.Id as string;
-    const { sock, head, rest } = await hijack(t.socket, 'POST', `/v1.41/exec/${eid}/start`, { Detach: false, Tty: false });
+    const { sock, head, rest } = await rawRequest(t.socket, 'POST', `/v1.41/exec/${eid}/start`, JSON.stringify({ Detach: false, Tty: false }));
     assert.match(head, /^HTTP\/1.1 101/);
     const all = readAll(sock, rest);
     sock.write('one\n');
@@ -390,7 +343,7 @@ describe('interactive containers', () => {
 
   it('detachKeys on the raw attach API end the session and keep the container', async () => {
     await ok(['run', '-dit', '--name', 'tty4', 'busybox', 'sh']);
-    const { sock, rest } = await hijack(t.socket, 'POST', '/v1.41/containers/tty4/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-a,b');
+    const { sock, rest } = await rawRequest(t.socket, 'POST', '/v1.41/containers/tty4/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-a,b');
     const all = readAll(sock, rest);
     sock.write('echo attached-$((6*7))\n');
     let seen = '';
@@ -406,8 +359,8 @@ describe('interactive containers', () => {
 
   it('several attach clients see the same output; logs=1 replays the log first', async () => {
     await ok(['run', '-d', '-i', '--name', 'multi', 'busybox', 'sh', '-c', 'echo early; while read l; do echo "got $l"; done']);
-    const a = await hijack(t.socket, 'POST', '/v1.41/containers/multi/attach?stream=1&stdin=1&stdout=1&stderr=1');
-    const b = await hijack(t.socket, 'POST', '/v1.41/containers/multi/attach?stream=1&stdout=1&logs=1');
+    const a = await rawRequest(t.socket, 'POST', '/v1.41/containers/multi/attach?stream=1&stdin=1&stdout=1&stderr=1');
+    const b = await rawRequest(t.socket, 'POST', '/v1.41/containers/multi/attach?stream=1&stdout=1&logs=1');
     const outA = readAll(a.sock, a.rest);
     const outB = readAll(b.sock, b.rest);
     // the stdin-attached client reaches the shim before b? send after both attach requests were answered

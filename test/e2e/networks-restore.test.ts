@@ -10,12 +10,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Target, removeEngineNetworking, startTarget, targetKind, unmountBelow } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
+import { runProcess } from '../helpers/process';
 import { assertNoContainerLeftovers } from '../helpers/containers';
 import { killDaemon } from '../helpers/restart';
 import { alive, until } from '../helpers/wait';
@@ -31,12 +31,9 @@ function exists(pid: number): boolean {
 }
 
 /** Runs a program inside a container's namespaces (the daemon may be down), with the container's root. */
-function inContainer(pid: number, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '--', ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-    });
-  });
+async function inContainer(pid: number, args: string[]): Promise<{ code: number; out: string }> {
+  const r = await runProcess('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '--', ...args], { timeoutMs: 20_000 });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 describe('networks across a daemon restart (live restore)', () => {

@@ -105,6 +105,12 @@ describe('system df, prune and events', () => {
     const bu = await api('POST', `/v1.41/build/prune${q({ until: ['xx'] })}`);
     assertClientError(t, bu.status);
     assert.equal(bu.body.message, `failed to prune build cache: "until" filter expects a duration (e.g., '24h'): time: invalid duration "xx"`);
+    // Go's other time.ParseDuration messages, as they are
+    for (const [v, goMsg] of [['1d', 'time: unknown unit "d" in duration "1d"'], ['10', 'time: missing unit in duration "10"'], ['1h\u00b5', String.raw`time: unknown unit "h\xc2\xb5" in duration "1h\xc2\xb5"`]]) {
+      const r = await api('POST', `/v1.41/build/prune${q({ 'unused-for': [v!] })}`);
+      assertClientError(t, r.status);
+      assert.equal(r.body.message, `failed to prune build cache: "unused-for" filter expects a duration (e.g., '24h'): ${goMsg}`);
+    }
     const both = await api('POST', `/v1.41/build/prune${q({ until: ['1h'], 'unused-for': ['1h'] })}`);
     assert.equal(both.status, 400);
     assert.equal(both.body.message, 'failed to prune build cache: conflicting filters: "until" and "unused-for"');

@@ -20,10 +20,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { runProcess } from '../helpers/process';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
 import { RYUK_IMAGE, buildRyukImage } from '../helpers/ryuk';
-import { spawn } from 'node:child_process';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 import { httpGet } from '../helpers/network';
 import { until } from '../helpers/wait';
@@ -162,15 +162,7 @@ describe('testcontainers', () => {
         '  process.exit(0);',
         '})().catch((e) => { console.error(e); process.exit(1); });',
       ].join('\n');
-      const child = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const p = spawn(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '..', '..', '..'), env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        p.on('error', reject);
-        p.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+      const child = await runProcess(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '..', '..', '..'), env: process.env });
       assert.equal(child.code, 0, child.stderr);
       const left = JSON.parse(child.stdout) as { container: string; network: string; reaper: string; session: string };
       const own = await tc.getReaper(await tc.getContainerRuntimeClient());

@@ -7,11 +7,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
+import { python } from '../helpers/process';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 import { DaemonRestart } from '../helpers/restart';
 import { alive } from '../helpers/wait';
@@ -248,10 +248,9 @@ try:
 except docker.errors.NotFound:
     print('gone')
 `;
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile('python3', ['-c', script], { env: t.env }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
-    );
-    assert.equal(out, "['pyvol']\ngone\n");
+    const r = await python(script, t.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "['pyvol']\ngone\n");
   });
 });
 

@@ -80,6 +80,16 @@ export function freeSubnet24(): string {
   throw new Error('no free 10.x.y.0/24 found');
 }
 
+/** `n` distinct free 10.x.y.0/24 subnets, none in `taken` (to which they are added). */
+export function freeSubnets24(n: number, taken: Set<string> = new Set()): string[] {
+  const out: string[] = [];
+  while (out.length < n) {
+    const s = freeSubnet24();
+    if (!taken.has(s)) taken.add(s), out.push(s);
+  }
+  return out;
+}
+
 /**
  * A random unique-local IPv6 /64 (`fdxx:xxxx:xxxx:xxxx::/64`), written canonically: no
  * group with a leading zero or all zeros, so that the text compares equal to what an

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { importBusybox } from './busybox';
 import { removeAllContainers } from './containers';
-import { freeSubnet24 } from './network';
+import { freeSubnets24 } from './network';
 import { type Target, startTarget } from './target';
 
 /** Why the pair cannot run here, or undefined when it can. */
@@ -49,16 +49,6 @@ async function api(t: Target, method: string, p: string, body?: unknown): Promis
   return r.body ? (JSON.parse(r.body) as Record<string, unknown>) : {};
 }
 
-/** `n` distinct free 10.x.y.0/24 subnets, none in `taken`. */
-function subnets(n: number, taken: Set<string>): string[] {
-  const out: string[] = [];
-  while (out.length < n) {
-    const s = freeSubnet24();
-    if (!taken.has(s)) taken.add(s), out.push(s);
-  }
-  return out;
-}
-
 /**
  * The same state on one engine: busybox (imported), a tag, a running container with an
  * exec that ran and one never started, an exited one (exit 3), a created one (and one with a memory limit, and one renamed), a no-change
@@ -69,7 +59,7 @@ function subnets(n: number, taken: Set<string>): string[] {
  */
 export async function prepare(t: Target, taken: Set<string>): Promise<Prepared> {
   const since = Math.floor(Date.now() / 1000) - 1;
-  const [net, unused, made, bad] = subnets(4, taken) as [string, string, string, string];
+  const [net, unused, made, bad] = freeSubnets24(4, taken) as [string, string, string, string];
   await importBusybox(t);
   const ids: Record<string, string> = {};
   ids.busybox = (await api(t, 'GET', '/images/busybox/json')).Id as string;

@@ -18,7 +18,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import type { CliResult } from './target';
+import { type CliResult, runProcess } from './process';
 
 const run = promisify(execFile);
 
@@ -144,19 +144,7 @@ export interface PreviousDaemon {
 
 /** Runs the docker CLI with `env`. */
 export function dockerCli(env: NodeJS.ProcessEnv, args: string[], timeoutMs = 120_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('docker', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const so: Buffer[] = [];
-    const se: Buffer[] = [];
-    p.stdout.on('data', (c: Buffer) => so.push(c));
-    p.stderr.on('data', (c: Buffer) => se.push(c));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : -1), stdout: Buffer.concat(so).toString(), stderr: Buffer.concat(se).toString() });
-    });
-  });
+  return runProcess('docker', args, { env, timeoutMs });
 }
 
 /**

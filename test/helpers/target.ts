@@ -9,15 +9,12 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { type CliResult, runProcess } from './process';
 import { type EngineNetwork, type HostNetState, type TestBridge, bridgeNetworksOf, cleanupNetwork, createTestBridge, readHostNetState, register } from './network';
 
 export type TargetKind = 'stevedore' | 'docker';
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult };
 
 export interface Target {
   kind: TargetKind;
@@ -190,22 +187,7 @@ export async function startTarget(opts: StartOptions = {}): Promise<Target> {
     env,
     logs: state.logs,
     docker(dargs, o = {}) {
-      return new Promise((resolve, reject) => {
-        const p = spawn('docker', dargs, { env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-        const so: Buffer[] = [];
-        const se: Buffer[] = [];
-        p.stdout.on('data', (c: Buffer) => so.push(c));
-        p.stderr.on('data', (c: Buffer) => se.push(c));
-        const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 120_000);
-        p.on('error', reject);
-        p.on('close', (code, sig) => {
-          clearTimeout(timer);
-          resolve({ code: code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : -1), stdout: Buffer.concat(so).toString(), stderr: Buffer.concat(se).toString() });
-        });
-        p.stdin.on('error', () => {});
-        if (o.input !== undefined) p.stdin.end(o.input);
-        else p.stdin.end();
-      });
+      return runProcess('docker', dargs, { env: { ...env, ...o.env }, input: o.input ?? '', timeoutMs: o.timeoutMs });
     },
     request(method, urlPath, o = {}) {
       return new Promise((resolve, reject) => {

@@ -4,7 +4,8 @@
  * Thin: parse and validate, call the backend, serialize and frame.
  */
 import * as net from 'node:net';
-import { createdNano, keptByUntil, matchPruneLabels, pruneUntil, UNTIL_AND_LABELS, validatePruneFilters } from '../../daemon/system/prune-filters';
+import { rfc3339ToNanos } from '../../engine/timeparse';
+import { keptByUntil, matchPruneLabels, pruneUntil, UNTIL_AND_LABELS, validatePruneFilters } from '../../daemon/system/prune-filters';
 import type { AttachRequest, AttachStream, CreateRequest, WaitCondition } from '../../daemon/containers/service';
 import { parseCreateBody, parseUpdateBody } from '../../daemon/containers/validate';
 import { type ImageGraph, containerSizes, listSummaries } from '../../daemon/containers/list';
@@ -22,7 +23,7 @@ import type { Route } from '../router';
 import { STDERR, STDOUT, frame, writeChunk } from '../streams';
 import { parseDetachKeys } from '../../daemon/exec/keys';
 import { splice } from '../../daemon/exec/splice';
-import { queryFor, refused, shapeFor, startConsoleSize, streamContentType, versionedBody } from '../apiversions';
+import { queryFor, shapeFor, startConsoleSize, streamContentType, versionedBody } from '../apiversions';
 
 // ---------- backend: what these routes need of the daemon (moby's router/container/backend.go) ----------
 
@@ -44,7 +45,7 @@ export interface ContainerLifecycleBackend {
   create(req: CreateRequest): Promise<{ id: string; warnings: string[] }>;
   start(ref: string): Promise<void>;
   stop(ref: string, timeout?: number, signal?: string): Promise<void>;
-  restart(ref: string, timeout?: number): Promise<void>;
+  restart(ref: string, timeout?: number, signal?: string): Promise<void>;
   kill(ref: string, signal?: string): Promise<void>;
   pause(ref: string): Promise<void>;
   unpause(ref: string): Promise<void>;
@@ -270,7 +271,7 @@ async function prune(b: ContainersBackend, ctx: RequestContext): Promise<void> {
   const f = ctx.filters();
   validatePruneFilters(f, UNTIL_AND_LABELS);
   const until = pruneUntil(f);
-  const r = await b.containers.prune((c) => !keptByUntil(until, createdNano(c.created)) && matchPruneLabels(f, c.config.Labels));
+  const r = await b.containers.prune((c) => !keptByUntil(until, rfc3339ToNanos(c.created)) && matchPruneLabels(f, c.config.Labels));
   ctx.send(200, { ContainersDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.reclaimed });
 }
 
@@ -315,8 +316,7 @@ export function containerRoutes(b: ContainersBackend): Route[] {
       method: 'POST',
       path: '/containers/{id}/restart',
       handler: async (ctx) => {
-        if (queryFor(ctx, 'POST /containers/{id}/restart').get('signal')) throw refused('signal', '1.42'); // restart takes no signal here
-        await svc.restart(id(ctx), ctx.int('t'));
+        await svc.restart(id(ctx), ctx.int('t'), queryFor(ctx, 'POST /containers/{id}/restart').get('signal') ?? undefined);
         ctx.noContent();
       },
     },

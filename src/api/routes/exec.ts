@@ -15,14 +15,14 @@ import { MAX_JSON_BODY, type RequestContext, queryBool } from '../context';
 import { ExecCreateBody, ExecStartBody } from '../jsonfold';
 import type { Route } from '../router';
 import { FrameParser, STDOUT, frame } from '../streams';
-import { execCreateConsoleSize, execStartConsoleSize, queryFor, rememberExecConsoleSize, streamContentType, versionedBody } from '../apiversions';
+import { execCreateConsoleSize, execStartConsoleSize, queryFor, streamContentType, versionedBody } from '../apiversions';
 
 // ---------- backend: what these routes need of the daemon (moby's router/container exec backend) ----------
 
 /** Exec instances (daemon/exec/service.ts). */
 export interface ExecInstancesBackend {
-  /** Creates an exec in a running container; throws not-found, conflict, invalid-argument. */
-  create(containerRef: string, body: ExecCreateRequest): { id: string };
+  /** Creates an exec in a running container (with the tty size its start uses by default); throws not-found, conflict, invalid-argument. */
+  create(containerRef: string, body: ExecCreateRequest, opts?: { consoleSize?: { height: number; width: number } }): { id: string };
   /** Throws not-found. */
   get(id: string): ExecRecord;
   start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StartedExec>;
@@ -51,8 +51,7 @@ const RAW = 'application/vnd.docker.raw-stream';
 async function create(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const { body, raw } = await versionedBody(ctx, 'POST /containers/{id}/exec', MAX_JSON_BODY, ExecCreateBody); // API versions: src/api/apiversions.ts
   const consoleSize = execCreateConsoleSize(ctx.version, raw);
-  const r = b.execs.create(ctx.param('id'), body as ExecCreateRequest);
-  rememberExecConsoleSize(r.id, consoleSize);
+  const r = b.execs.create(ctx.param('id'), body as ExecCreateRequest, consoleSize ? { consoleSize } : {});
   ctx.send(201, { Id: r.id });
 }
 
@@ -84,7 +83,7 @@ function parseStartBody(body: unknown): StartBody {
 
 async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
   const id = ctx.param('id');
-  const opts = execStartConsoleSize(ctx.version, id, parseStartBody(await ctx.json(MAX_JSON_BODY, ExecStartBody)));
+  const opts = execStartConsoleSize(ctx.version, parseStartBody(await ctx.json(MAX_JSON_BODY, ExecStartBody)));
   const e = b.execs.get(id);
   if (opts.detach) {
     await b.execs.start(id, opts);

@@ -7,7 +7,7 @@ import type { VolumeRecord } from '../../daemon/volumes/store';
 import { MAX_JSON_BODY, type RequestContext } from '../context';
 import { VolumeCreateBody } from '../jsonfold';
 import type { Route } from '../router';
-import { volumePruneOptions } from '../apiversions';
+import { volumePruneFilters } from '../apiversions';
 import type { DiskUsageSection } from './images';
 
 /** What the volume routes need of the daemon (daemon/volumes VolumeService). */
@@ -21,9 +21,8 @@ export interface VolumesBackend {
   list(filters: Map<string, string[]>): { Volumes: Record<string, unknown>[]; Warnings: null };
   /** Throws conflict while in use, not-found unless `force`. */
   remove(name: string, opts: { force?: boolean }): void;
-  /** Throws invalid-argument for an unknown filter. */
-  /** `anonymousOnly`: API 1.42's default, only volumes made without a name */
-  prune(filters: Map<string, string[]>, opts?: { anonymousOnly?: boolean }): { VolumesDeleted: string[]; SpaceReclaimed: number };
+  /** Throws invalid-argument for an unknown filter; without `all=true`, only anonymous volumes (API 1.42+; the version table adds it below). */
+  prune(filters: Map<string, string[]>): { VolumesDeleted: string[]; SpaceReclaimed: number };
   diskUsage(): { Volumes: Record<string, unknown>[] };
 }
 
@@ -37,8 +36,7 @@ export function volumeRoutes(b: VolumesBackend): Route[] {
     { method: 'GET', path: '/volumes', handler: async (ctx) => ctx.send(200, b.list(ctx.filters())) },
     { method: 'POST', path: '/volumes/create', handler: (ctx) => create(b, ctx) },
     { method: 'POST', path: '/volumes/prune', handler: async (ctx) => {
-        const o = volumePruneOptions(ctx); // API versions: src/api/apiversions.ts
-        ctx.send(200, b.prune(o.filters, { anonymousOnly: o.anonymousOnly }));
+        ctx.send(200, b.prune(volumePruneFilters(ctx))); // API versions: src/api/apiversions.ts
       } },
     { method: 'GET', path: '/volumes/{name}', handler: async (ctx) => ctx.send(200, b.view(b.get(ctx.param('name')))) },
     {

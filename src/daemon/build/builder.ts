@@ -15,7 +15,7 @@ import { BuildArgs } from './buildargs';
 import type { BuildContext } from './context';
 import { EXPANDING_INSTRUCTIONS, expandWord, expandWords } from './dockerfile/expand';
 import { flagValue, flagValues } from './dockerfile/flags';
-import { goQuote } from './dockerfile/gostr';
+import { goQuote } from '../../engine/gostr';
 import { healthcheckOf, type OnbuildInstruction, parseDockerfile, parseOnbuildTrigger } from './dockerfile/parser';
 import type { Dockerfile, Instruction, Stage } from './dockerfile/types';
 import { addFromURL, copySources, type CopyOptions } from './copy';

@@ -131,6 +131,43 @@ describe('start hooks', () => {
     assert.equal(h.mounter.mounted.size, 0);
   });
 
+  it('the shim starts before the preparation; a create refused then waits for it, then releases it all', async () => {
+    const log: string[] = [];
+    const slow: StartHook = {
+      name: 'slow',
+      async prepare() {
+        log.push(`prepare (spawned: ${h.tasks.count('spawn', id)})`);
+        await settle(2); // the refusal arrives meanwhile
+        log.push('prepared');
+        return {};
+      },
+      async release(_ctx, reason) {
+        log.push(`release ${reason}`);
+      },
+    };
+    await h.close();
+    h = new LifecycleHarness([slow]);
+    const id = await h.create();
+    h.tasks.failNext('spawn', new Error('no shim binary'), id);
+    await assert.rejects(h.svc.start(id), /no shim binary/);
+    assert.deepEqual(log, ['prepare (spawned: 1)', 'prepared', 'release failed-start']);
+    assert.equal(h.mounter.mounted.size, 0);
+    assert.equal(h.tasks.peek(id), undefined);
+    assert.equal(h.status(id), 'created');
+    // and the next start goes through
+    await h.svc.start(id);
+    assert.equal(h.status(id), 'running');
+  });
+
+  it('a bad log max-size fails the start (invalid argument) and holds nothing: the container can be removed', async () => {
+    const id = await h.create({ LogConfig: { Type: 'json-file', Config: { 'max-size': 'bogus' } } });
+    await assert.rejects(h.svc.start(id), (e: unknown) => kindOf(e) === 'invalid-argument');
+    assert.equal(h.mounter.mounted.size, 0);
+    assert.equal(h.tasks.count('spawn', id), 0);
+    await h.svc.remove(id);
+    assert.equal(h.status(id), 'gone');
+  });
+
   it('released in reverse when the start fails, with the runtime error recorded', async () => {
     const id = await h.create();
     h.tasks.failNext('create', new Error('OCI runtime create failed: boom'));

@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import { buildSpec, type BuildSpecInput } from './spec';
 import type { Spec } from '../../engine/oci/spec';
+import type { TaskIO } from '../../engine/containers';
 import { conflict, notModified, StevedoreError } from '../../engine/errdefs';
 import { parseSignal, RuntimeCreateError } from '../../engine/runtime';
 import { nowRfc3339Nano } from '../../engine/clock';
@@ -40,10 +41,11 @@ export class Lifecycle {
 
   /**
    * The start, under the lock, on the engine's run sequence (engine/containers): the
-   * rootfs mounted, the start hooks in order (a failure releases the ones prepared, in
-   * reverse, then the rootfs), the spec from what they returned, the bundle written from
-   * it and the task created; then attach clients get their streams, the task runs, and
-   * the start and the spec (on the engine's record) are recorded in one commit.
+   * task's shim started (it waits at its gate), and meanwhile the rootfs mounted, the
+   * start hooks in order (a failure releases the ones prepared, in reverse, then the
+   * rootfs, and the shim leaves), the spec from what they returned; the bundle written
+   * from it and the task created; then attach clients get their streams, the task runs,
+   * and the start and the spec (on the engine's record) are recorded in one commit.
    */
   async startLocked(id: string, fromPolicy: boolean): Promise<void> {
     const k = this.k;
@@ -58,13 +60,29 @@ export class Lifecycle {
     const ctx = k.startContext(c);
     const prepared: StartHook[] = [];
     let created = false;
+    let specMade: Promise<Spec> | undefined;
     try {
       // the engine's run sequence (engine/containers): its record (made here for a
-      // container created before engine records existed), the snapshot mounted at the
-      // bundle's rootfs — volatile for an auto-removed container, whose layer is thrown away
+      // container created before engine records existed), then the task: its shim starts
+      // first and waits at its gate until the bundle is written from the spec that the
+      // steps below make (a failure there cancels it, with its reason), so that the shim's
+      // start overlaps them. The spec goes on the engine's record in the commit that records
+      // the start (below): exec reads it only from a running container, and a task whose
+      // start was never recorded is deleted at restore
       k.engine.ensure({ id, snapshotKey: c.snapshotKey, runtime: { name: c.hostConfig.Runtime || 'runc' } });
-      // the leading hooks that never look into the rootfs (the network hook) prepare while
-      // it is mounted; the others after, in order
+      const lc = c.hostConfig.LogConfig;
+      const logCfg = lc?.Config ?? {};
+      const io: TaskIO = {
+        // the shim's sink: Docker's json-file driver, or none
+        log: lc?.Type === 'none' ? { kind: 'none' } : { kind: 'json-file', path: k.paths(id).log, maxSize: parseSize(logCfg['max-size']), maxFiles: logCfg['max-file'] ? Number(logCfg['max-file']) : 1 },
+        tty: c.config.Tty === true,
+        openStdin: c.config.OpenStdin === true,
+        stdinOnce: c.config.StdinOnce === true,
+      };
+      // the snapshot mounted at the bundle's rootfs — volatile for an auto-removed
+      // container, whose layer is thrown away — and meanwhile the leading hooks that never
+      // look into the rootfs (the network hook); the others after, in order; then the spec
+      // from what they returned. It begins once createTask below has started the shim.
       const parts: Prepared[] = [];
       const first = k.hooks.findIndex((h) => !h.withoutRootfs);
       const early = first < 0 ? k.hooks : k.hooks.slice(0, first);
@@ -75,25 +93,16 @@ export class Lifecycle {
           if (p) parts.push(p);
         }
       };
-      const [hooked, mounted] = await Promise.allSettled([prepare(early), k.engine.mount(id, { volatile: c.hostConfig.AutoRemove === true })]);
-      if (hooked.status === 'rejected') throw hooked.reason;
-      if (mounted.status === 'rejected') throw mounted.reason;
-      await prepare(k.hooks.slice(early.length));
-      const spec = await this.buildSpecFor(c, ctx.rootfs, parts);
-      const lc = c.hostConfig.LogConfig;
-      const logCfg = lc?.Config ?? {};
-      // the bundle written from the spec and the task created; the spec goes on the
-      // engine's record in the commit that records the start (below): exec reads it only
-      // from a running container, and a task whose start was never recorded is deleted
-      // at restore
-      const { pid } = await k.engine.createTask(id, {
-        // the shim's sink: Docker's json-file driver, or none
-        log: lc?.Type === 'none' ? { kind: 'none' } : { kind: 'json-file', path: k.paths(id).log, maxSize: parseSize(logCfg['max-size']), maxFiles: logCfg['max-file'] ? Number(logCfg['max-file']) : 1 },
-        tty: c.config.Tty === true,
-        openStdin: c.config.OpenStdin === true,
-        stdinOnce: c.config.StdinOnce === true,
-      }, { spec });
+      specMade = Promise.resolve().then(async () => {
+        const [hooked, mounted] = await Promise.allSettled([prepare(early), k.engine.mount(id, { volatile: c.hostConfig.AutoRemove === true })]);
+        if (hooked.status === 'rejected') throw hooked.reason;
+        if (mounted.status === 'rejected') throw mounted.reason;
+        await prepare(k.hooks.slice(early.length));
+        return this.buildSpecFor(c, ctx.rootfs, parts);
+      });
+      const { pid } = await k.engine.createTask(id, io, { spec: specMade });
       created = true;
+      const spec = await specMade;
       await k.attaches.deliver(id);
       // taken before "start": the shim reports a finish no earlier than its start
       const startedAt = nowRfc3339Nano();
@@ -107,6 +116,9 @@ export class Lifecycle {
       });
     } catch (err) {
       if (created) await k.tasks.delete(id).catch(() => {});
+      // a create refused before the bundle was ready leaves the preparation running: it
+      // ends before the release
+      await specMade?.catch(() => {});
       // the prepared hooks in reverse, then the rootfs (ContainerCore.releaseHooks)
       await k.releaseHooks(c, 'failed-start', prepared);
       k.attaches.fail(id);
@@ -184,17 +196,27 @@ export class Lifecycle {
   // ---------- stop / kill / restart ----------
 
   /**
-   * Docker's stop: StopSignal, wait `timeout` s (-1 forever), then SIGKILL. A container in
+   * Docker's stop: `signalOverride` (API 1.42's `signal` query, which wins) or the
+   * container's StopSignal, wait `timeout` s (-1 forever), then SIGKILL. A container in
    * restart back-off is stopped where it is (its restart cancelled). Throws not-modified
-   * when not running.
+   * when not running, internal (Docker's 500) for a bad `signalOverride`.
    */
   async stop(ref: string, timeout?: number, signalOverride?: string): Promise<void> {
     const k = this.k;
     const c = k.get(ref);
     const what = await k.lock.run(c.id, async () => {
       const cur = k.mustGet(c.id);
+      if (cur.state.status !== 'restarting' && !isRunning(cur.state.status)) throw notModified();
+      // API 1.42's `signal`, checked once the container is known to run (moby's containerStop:
+      // an InvalidParameter wrapped by ContainerStop into a system error, a 500)
+      if (signalOverride) {
+        try {
+          parseSignal(signalOverride);
+        } catch {
+          throw new StevedoreError('internal', `cannot stop container: ${ref}: invalid signal: ${signalOverride}`);
+        }
+      }
       if (cur.state.status === 'restarting') return this.cancelRestart(cur);
-      if (!isRunning(cur.state.status)) throw notModified();
       this.markManuallyStopped(cur.id);
       return 'running' as const;
     });
@@ -283,14 +305,26 @@ export class Lifecycle {
     if (c && isRunning(c.state.status) && c.state.manuallyStopped) this.k.saveOrRetry(c);
   }
 
-  async restart(ref: string, timeout?: number): Promise<void> {
+  /**
+   * Docker's restart: the stop (with `signalOverride`, API 1.42's `signal`, in place of the
+   * StopSignal) of a running container, then its start. A bad signal of a running
+   * container is Docker's 500 `Cannot restart container <ref>: invalid signal: <v>`.
+   */
+  async restart(ref: string, timeout?: number, signalOverride?: string): Promise<void> {
     const k = this.k;
     const c = k.get(ref);
     if (isRunning(c.state.status)) {
+      if (signalOverride) {
+        try {
+          parseSignal(signalOverride);
+        } catch {
+          throw new StevedoreError('internal', `Cannot restart container ${ref}: invalid signal: ${signalOverride}`);
+        }
+      }
       // Docker keeps an AutoRemove container through its restart (daemon/restart.go)
       k.manualRestarts.add(c.id);
       try {
-        await this.stop(c.id, timeout);
+        await this.stop(c.id, timeout, signalOverride);
       } catch (err) {
         if (!(err instanceof StevedoreError && err.kind === 'not-modified')) throw err;
       } finally {

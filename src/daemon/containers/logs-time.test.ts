@@ -4,7 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { rfc3339NanoFixed, timeToNanos } from './logs';
+import { rfc3339ToNanos } from '../../engine/timeparse';
+import { rfc3339NanoFixed } from './logs';
 
 describe('rfc3339NanoFixed', () => {
   it('pads a trimmed fraction to nine digits', () => {
@@ -19,6 +20,6 @@ describe('rfc3339NanoFixed', () => {
     const t = '2026-12-03T00:34:05.123456789Z';
     assert.equal(rfc3339NanoFixed(t), t);
     const trimmed = '2026-12-03T00:34:05.12345Z';
-    assert.equal(timeToNanos(rfc3339NanoFixed(trimmed)), timeToNanos(trimmed));
+    assert.equal(rfc3339ToNanos(rfc3339NanoFixed(trimmed)), rfc3339ToNanos(trimmed));
   });
 });

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { invalidArgument, notImplemented } from '../../engine/errdefs';
+import { rfc3339ToNanos } from '../../engine/timeparse';
 import type { ContainerPaths } from './files';
 import type { ContainerRecord } from './model';
 import { ZERO_TIME, isRunning, type StateData } from './state';
@@ -53,13 +54,6 @@ export function parseTimestamp(v: string | undefined): bigint | undefined {
   return n === 0n ? undefined : n;
 }
 
-export function timeToNanos(t: string): bigint {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(t);
-  if (!m) return 0n;
-  const secs = BigInt(Math.floor(Date.parse(m[1]! + m[3]!) / 1000));
-  return secs * 1_000_000_000n + BigInt((m[2] ?? '').slice(0, 9).padEnd(9, '0') || '0');
-}
-
 /**
  * A log entry's time as `docker logs --timestamps` writes it: moby's WriteLogStream uses
  * RFC3339NanoFixed, always nine fraction digits, while the json-file `time` (Go's
@@ -75,7 +69,7 @@ function parseLine(line: string): LogEntry | undefined {
   try {
     const j = JSON.parse(line) as { log?: unknown; stream?: unknown; time?: unknown; attrs?: unknown };
     if (typeof j.log !== 'string' || (j.stream !== 'stdout' && j.stream !== 'stderr') || typeof j.time !== 'string') return undefined;
-    const e: LogEntry = { stream: j.stream, log: Buffer.from(j.log, 'utf8'), time: j.time, nanos: timeToNanos(j.time) };
+    const e: LogEntry = { stream: j.stream, log: Buffer.from(j.log, 'utf8'), time: j.time, nanos: rfc3339ToNanos(j.time) };
     if (typeof j.attrs === 'object' && j.attrs !== null && !Array.isArray(j.attrs)) e.attrs = j.attrs as Record<string, string>;
     return e;
   } catch {
@@ -345,7 +339,7 @@ export class ContainerLogs {
       },
       nextRunStart: () => {
         const s = state();
-        return s && s.startedAt !== run && s.startedAt !== ZERO_TIME ? timeToNanos(s.startedAt) : undefined;
+        return s && s.startedAt !== run && s.startedAt !== ZERO_TIME ? rfc3339ToNanos(s.startedAt) : undefined;
       },
       ...(r.signal ? { signal: r.signal } : {}),
       ...(this.opts.pollMs !== undefined ? { pollMs: this.opts.pollMs } : {}),

@@ -53,11 +53,35 @@ export class ExitMonitor {
     return m ? m.then(() => {}) : Promise.resolve();
   }
 
-  /** Records an exit (under the lock): releases the start hooks, then exit, restart or removal in one write. */
+  /**
+   * Records an exit (under the lock): releases the start hooks, then exit, restart or
+   * removal in one write, then `die` and the waiters. The `disconnect` and `unmount`
+   * events of the releases are held and published just before `die` in Docker's order
+   * (moby daemon/monitor.go handleContainerExit since Docker 23: Cleanup — which releases
+   * the network, then unmounts the volumes — then the `die` event), whatever order the
+   * hooks release in.
+   */
   async handleExit(id: string, st: ExitStatus): Promise<void> {
     const k = this.k;
     const c = k.byId.get(id);
     if (!c || !isRunning(c.state.status)) return;
+    // held in two groups, published in Docker's Cleanup order: the network, then the volumes
+    const disconnects = k.o.events.hold((type, action, attrs) => type === 'network' && action === 'disconnect' && attrs.container === id);
+    const unmounts = k.o.events.hold((type, action, attrs) => type === 'volume' && action === 'unmount' && attrs.container === id);
+    const releaseEvents = () => {
+      disconnects();
+      unmounts();
+    };
+    try {
+      await this.recordExit(c, st, releaseEvents);
+    } finally {
+      releaseEvents();
+    }
+  }
+
+  private async recordExit(c: ContainerRecord, st: ExitStatus, releaseEvents: () => void): Promise<void> {
+    const k = this.k;
+    const id = c.id;
     await k.releaseHooks(c, 'exit');
     const s = structuredClone(c);
     s.state = { ...s.state, pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAtText ?? rfc3339Nano(BigInt(st.finishedAt.getTime()) * 1_000_000n) };
@@ -78,6 +102,7 @@ export class ExitMonitor {
     // The task (and the shim's exit record on the exec root) is torn down only once the
     // exit is on disk: a daemon restarted before that reads the exit from the shim's record.
     const recorded = k.saveOrRetry(s, () => this.afterExitRecorded(id));
+    releaseEvents();
     if (st.oomKilled) k.publish(s, 'oom');
     k.publish(s, 'die', { exitCode: String(st.exitCode) });
     k.notifyWaiters(id, 'exit', st.exitCode);

@@ -359,8 +359,8 @@ export class ContainerService {
     return this.lifecycle.kill(ref, signal);
   }
 
-  restart(ref: string, timeout?: number): Promise<void> {
-    return this.lifecycle.restart(ref, timeout);
+  restart(ref: string, timeout?: number, signalOverride?: string): Promise<void> {
+    return this.lifecycle.restart(ref, timeout, signalOverride);
   }
 
   pause(ref: string): Promise<void> {

@@ -52,4 +52,20 @@ describe('event bus and filters', () => {
     assert.equal(parseEventTime('2023-11-14T22:13:20Z'), 1700000000n * 1_000_000_000n);
     assert.throws(() => parseEventTime('soon'), /invalid timestamp/);
   });
+  it('takes every Go duration as moby\'s GetTimestamp does, but "0"', () => {
+    const now = 7_200_000; // 2h after the epoch, in ms
+    const ns = (ms: number) => BigInt(ms) * 1_000_000n;
+    assert.equal(parseEventTime('1h30m', now), ns(1_800_000));
+    assert.equal(parseEventTime('.5h', now), ns(5_400_000));
+    assert.equal(parseEventTime('1.5h', now), ns(1_800_000));
+    assert.equal(parseEventTime('+1h', now), ns(3_600_000));
+    assert.equal(parseEventTime('-1h', now), ns(10_800_000), 'a negative duration is after now');
+    // whole seconds (GetTimestamp: reference.Add(-d).Unix()), rounded down
+    assert.equal(parseEventTime('1500us', now), ns(now) - 1_000_000_000n);
+    assert.equal(parseEventTime('2μs', now + 500), ns(now));
+    assert.equal(parseEventTime('1ms', 0), -1_000_000_000n, 'before the epoch: down, as Unix()');
+    assert.equal(parseEventTime('0', now), 0n, '"0" is the epoch, not now');
+    assert.throws(() => parseEventTime('1d', now), /invalid timestamp: 1d/);
+    assert.throws(() => parseEventTime('h', now), /invalid timestamp: h/);
+  });
 });

@@ -4,6 +4,7 @@
  * AND-ed, as in moby's daemon/events/filter.go.
  */
 import { invalidArgument } from '../../engine/errdefs';
+import { goParseDuration } from '../../engine/gostr';
 import type { DockerEvent } from './bus';
 
 function matchesAny(values: string[] | undefined, ...candidates: Array<string | undefined>): boolean {
@@ -70,24 +71,26 @@ export function eventMatches(filters: Map<string, string[]>, ev: DockerEvent): b
 }
 
 /**
- * Parses the `since`/`until` values clients send: Unix seconds with an optional
- * fraction ("1700000000.123456789"), RFC 3339 dates, or durations relative to now
- * ("10m", "1h30m"). Returns nanoseconds since the epoch.
+ * Parses the `since`/`until` values clients send, as moby's GetTimestamp (the CLI's
+ * `--since`/`--until`, the prune `until` filter): a Go duration before now (`10m`,
+ * `1h30m`, `-5s`, `.5h`; Go's `time.ParseDuration`, any but "0"; whole seconds, as
+ * GetTimestamp's `Unix()`), Unix seconds with an
+ * optional fraction ("1700000000.123456789") or an RFC 3339 date. Returns nanoseconds
+ * since the epoch. Throws invalid-argument `invalid timestamp: <value>`.
  */
 export function parseEventTime(value: string, now = Date.now()): bigint {
   const v = value.trim();
-  let m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
-  if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
-  m = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.exec(v);
-  if (m) {
-    let ms = 0;
-    for (const part of v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
-      const n = Number(part[1]);
-      const unit = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[part[2] as 'ns'];
-      ms += n * unit;
+  if (v !== '0') {
+    try {
+      // whole seconds, as GetTimestamp formats `reference.Add(-d).Unix()`
+      const at = BigInt(now) * 1_000_000n - goParseDuration(v);
+      return (at < 0n ? (at - 999_999_999n) / 1_000_000_000n : at / 1_000_000_000n) * 1_000_000_000n;
+    } catch {
+      // not a duration
     }
-    return BigInt(Math.round(now - ms)) * 1_000_000n;
   }
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
+  if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
   const t = Date.parse(v);
   if (!Number.isNaN(t)) return BigInt(t) * 1_000_000n;
   throw invalidArgument(`invalid timestamp: ${value}`);

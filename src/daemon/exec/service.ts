@@ -93,8 +93,12 @@ export class ExecService {
 
   constructor(private readonly o: ExecServiceOptions) {}
 
-  /** Creates an exec in a running container. Throws not-found, conflict (not running / paused), invalid-argument. */
-  create(containerRef: string, body: ExecCreateRequest): { id: string } {
+  /**
+   * Creates an exec in a running container. `consoleSize` (API 1.42's, on a tty) is kept on
+   * the exec for its start, which uses it unless the start gives its own. Throws
+   * not-found, conflict (not running / paused), invalid-argument.
+   */
+  create(containerRef: string, body: ExecCreateRequest, opts: { consoleSize?: { height: number; width: number } } = {}): { id: string } {
     const c = this.o.containers.get(containerRef);
     const req = validate(body);
     checkRunning(c, containerRef);
@@ -103,7 +107,7 @@ export class ExecService {
     // As Docker: an exec without a User takes the container's, recorded at create (exec
     // inspect's ProcessConfig.user shows it).
     if (!req.user) req.user = c.config.User ?? '';
-    const rec: ExecRecord = { id, containerId: c.id, status: 'created', pid: 0, exitCode: null, ...req };
+    const rec: ExecRecord = { id, containerId: c.id, status: 'created', pid: 0, exitCode: null, ...req, ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}) };
     this.execs.set(id, rec);
     this.publish(c, `exec_create: ${describe(rec.cmd)}`, { execID: id });
     return { id };
@@ -134,13 +138,15 @@ export class ExecService {
     const c = this.o.containers.get(e.containerId);
     checkRunning(c);
     e.status = 'running';
+    const consoleSize = opts.consoleSize ?? e.consoleSize;
     let started: { pid: number; stream?: Duplex };
     try {
       const rootfs = this.o.containers.rootfsDir(c.id);
       const spec = containerSpecFor(this.o.specs?.find(c.id), path.dirname(rootfs));
       const proc = await buildExecProcess(
         spec.process,
-        { cmd: e.cmd, env: e.env, user: e.user, workingDir: e.workingDir, privileged: e.privileged, tty: e.tty, ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}) },
+        // the start's own console size, else the create's (moby's ContainerExecStart)
+        { cmd: e.cmd, env: e.env, user: e.user, workingDir: e.workingDir, privileged: e.privileged, tty: e.tty, ...(consoleSize ? { consoleSize } : {}) },
         rootfs,
         c.hostConfig.GroupAdd ?? [],
       );

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { chainIDs } from '../../engine/images/chainid';
 import { upperDirOf } from '../../engine/images/unpack';
 import { EventBus } from '../events/bus';
 import type { ImageStorage } from './storage';
@@ -28,6 +29,14 @@ describe('ImageService (storage, overlay; needs root)', () => {
     assert.deepEqual(info.repoTags, []);
     await assert.rejects(s.images.get('nope'), /No such image: nope:latest/);
     assert.ok(events.recent().some((e) => e.Action === 'import' && e.Actor.ID === base));
+  });
+
+  it('computes an image\'s layer chain IDs once and answers them for every record of it', () => {
+    const rec = s.images.store.get(base);
+    const chains = s.images.layerChains(rec);
+    assert.deepEqual(chains, chainIDs(rec.layers.map((l) => l.diffID)));
+    assert.equal(chains[chains.length - 1], rec.chainId);
+    assert.equal(s.images.layerChains(s.images.store.get(base)), chains, 'the kept list, not a new one');
   });
 
   it('commits a container layer as a child image, and enforces delete conflicts', async () => {

@@ -23,7 +23,8 @@ import { NamedReference, familiarString, parseNormalizedNamed, parseReference, t
 import { MOBY_NAMESPACE } from '../../engine/metadata/namespaces';
 import type { SnapshotDirs, Snapshotter } from '../../engine/snapshots/types';
 import type { EventBus } from '../events/bus';
-import { createdNano, keptByUntil, matchKVList, matchPruneLabels, pruneUntil, validatePruneFilters } from '../system/prune-filters';
+import { rfc3339ToNanos } from '../../engine/timeparse';
+import { keptByUntil, matchKVList, matchPruneLabels, pruneUntil, validatePruneFilters } from '../system/prune-filters';
 import { commitContainer, type CommitOptions } from './commit';
 import { importImage, type ImportOptions } from './import';
 import { loadImages, type LoadOptions } from './load';
@@ -78,6 +79,8 @@ const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 export class ImageService {
   readonly store: ImageStore;
   private containerChecker: ContainerChecker = () => [];
+  /** Each image's layer chain IDs, by image ID (see `layerChains`). */
+  private readonly chains = new Map<string, readonly string[]>();
 
   constructor(readonly opts: ImageServiceOptions) {
     this.store = new ImageStore(opts.db, { namespace: opts.namespace ?? MOBY_NAMESPACE });
@@ -215,6 +218,20 @@ export class ImageService {
     return { tags, digests };
   }
 
+  /**
+   * The chain ID of each layer of an image, bottom first: the names of its committed
+   * snapshots. Computed once per image and kept until it is deleted (an image ID names
+   * its config, so its layers never change).
+   */
+  layerChains(rec: ImageRecord): readonly string[] {
+    let chains = this.chains.get(rec.id);
+    if (!chains) {
+      chains = chainIDs(rec.layers.map((l) => l.diffID));
+      this.chains.set(rec.id, chains);
+    }
+    return chains;
+  }
+
   /** Unpacked size of an image: the sum of its layers' sizes. */
   size(rec: ImageRecord): number {
     return rec.layers.reduce((a, l) => a + l.unpackedSize, 0);
@@ -243,7 +260,7 @@ export class ImageService {
   private graphDriverData(rec: ImageRecord): Record<string, string> | null {
     const dirs = this.opts.snapshotDirs;
     if (!dirs || !rec.chainId) return null;
-    const chain = chainIDs(rec.layers.map((l) => l.diffID)).map((c) => dirs.dirsOf(c));
+    const chain = this.layerChains(rec).map((c) => dirs.dirsOf(c));
     const top = chain[chain.length - 1];
     if (!top || chain.some((x) => x === undefined)) return null;
     const fsDirs = chain.map((x) => x!.fs);
@@ -410,7 +427,8 @@ export class ImageService {
    */
   private async release(resources: Array<{ kind: string; id: string }>, rec: ImageRecord): Promise<string[]> {
     const removed: string[] = [];
-    const chains = chainIDs(rec.layers.map((l) => l.diffID));
+    const chains = this.layerChains(rec);
+    this.chains.delete(rec.id);
     for (let i = chains.length - 1; i >= 0; i--) {
       const name = chains[i]!;
       if (this.store.isReferenced({ kind: 'snapshot', id: name })) break;
@@ -529,7 +547,7 @@ export class ImageService {
     const images = this.store.list();
     const layerSize = new Map<string, number>();
     for (const rec of images) {
-      const chains = chainIDs(rec.layers.map((l) => l.diffID));
+      const chains = this.layerChains(rec);
       rec.layers.forEach((l, i) => layerSize.set(chains[i]!, l.unpackedSize));
     }
     const top: string[] = [];
@@ -540,7 +558,7 @@ export class ImageService {
       if (refs.length === 0 && children > 0) continue;
       const cfg = await this.config(rec.id).catch(() => undefined);
       if (!cfg) continue;
-      if (keptByUntil(until, createdNano(cfg.created ?? ''))) continue;
+      if (keptByUntil(until, rfc3339ToNanos(cfg.created ?? ''))) continue;
       if (cfg.config && !matchPruneLabels(filters, cfg.config.Labels)) continue;
       top.push(rec.id);
     }
@@ -573,7 +591,7 @@ export class ImageService {
   async layerBytes(): Promise<number> {
     const seen = new Map<string, number>();
     for (const rec of this.store.list()) {
-      const chains = chainIDs(rec.layers.map((l) => l.diffID));
+      const chains = this.layerChains(rec);
       rec.layers.forEach((l, i) => seen.set(chains[i]!, l.unpackedSize));
     }
     let n = 0;
@@ -600,17 +618,12 @@ export class ImageService {
   async usage(opts: { sharedSize: boolean }): Promise<Map<string, { Containers: number; SharedSize: number }>> {
     const recs = this.store.list();
     const refcount = new Map<string, number>();
-    const chainsOf = new Map<string, string[]>();
     if (opts.sharedSize) {
-      for (const rec of recs) {
-        const chains = chainIDs(rec.layers.map((l) => l.diffID));
-        chainsOf.set(rec.id, chains);
-        for (const c of chains) refcount.set(c, (refcount.get(c) ?? 0) + 1);
-      }
+      for (const rec of recs) for (const c of this.layerChains(rec)) refcount.set(c, (refcount.get(c) ?? 0) + 1);
     }
     const out = new Map<string, { Containers: number; SharedSize: number }>();
     for (const rec of recs) {
-      const chains = chainsOf.get(rec.id) ?? [];
+      const chains = opts.sharedSize ? this.layerChains(rec) : [];
       const SharedSize = opts.sharedSize ? rec.layers.reduce((a, l, i) => a + ((refcount.get(chains[i]!) ?? 0) > 1 ? l.unpackedSize : 0), 0) : -1;
       out.set(rec.id, { Containers: (await this.users(rec.id)).length, SharedSize });
     }

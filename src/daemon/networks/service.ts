@@ -18,7 +18,8 @@ import type { MetadataDB } from '../../engine/metadata';
 import type { ResolverNetwork } from '../../engine/network/dns/table';
 import type { Firewall, LinkOps, NameService, PortAllocator } from '../../engine/network/types';
 import type { EventBus } from '../events/bus';
-import { createdNano, keptByUntil, matchPruneLabels, pruneUntil, UNTIL_AND_LABELS, validatePruneFilters } from '../system/prune-filters';
+import { rfc3339ToNanos } from '../../engine/timeparse';
+import { keptByUntil, matchPruneLabels, pruneUntil, UNTIL_AND_LABELS, validatePruneFilters } from '../system/prune-filters';
 import { DEFAULT_ADDRESS_POOLS, allocate, contains, formatIp, macFor, overlaps, parseCidr, parseIp, pickSubnet, prefixString, type Pool, type Prefix } from './ipam';
 import { NetworkStore, type EndpointRecord, type IpamConfigEntry, type NetworkRecord } from './store';
 import type { ContainerLookup, EndpointConfig, EndpointRequest, JoinedEndpoint, NetContainer } from './types';
@@ -590,7 +591,7 @@ export class NetworkService {
       const deleted: string[] = [];
       for (const n of this.store.all()) {
         if (isPredefined(n.name)) continue;
-        if (keptByUntil(until, createdNano(n.created))) continue;
+        if (keptByUntil(until, rfc3339ToNanos(n.created))) continue;
         if (!matchPruneLabels(filters, n.labels)) continue;
         if (this.store.endpointsOfNetwork(n.id).length > 0) continue;
         try {

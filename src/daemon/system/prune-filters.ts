@@ -6,7 +6,7 @@
  * /build/prune; the filters arrive already parsed by the API layer (map or list form).
  */
 import { isStevedoreError, invalidArgument } from '../../engine/errdefs';
-import { goParseDuration } from '../build/dockerfile/gostr';
+import { goParseDuration } from '../../engine/gostr';
 import { parseEventTime } from '../events/filter';
 
 /** The filters of /containers/prune and /networks/prune. */
@@ -37,19 +37,12 @@ export function pruneUntil(filters: Map<string, string[]>, now = Date.now()): bi
   }
 }
 
-/** Whether a thing created at `createdNano` is kept by `until` (moby: `Created.After(until)` keeps it). */
+/**
+ * Whether a thing created at `createdNano` (ns since the epoch: engine/timeparse.ts's
+ * `rfc3339ToNanos` of its creation time) is kept by `until` (moby: `Created.After(until)` keeps it).
+ */
 export function keptByUntil(until: bigint | undefined, createdNano: bigint): boolean {
   return until !== undefined && createdNano > until;
-}
-
-/** RFC 3339 (or any Date.parse-able) creation time as nanoseconds since the epoch. */
-export function createdNano(created: string): bigint {
-  const ms = Date.parse(created);
-  if (Number.isNaN(ms)) return 0n;
-  // keep sub-millisecond digits when the string has them (".123456789Z")
-  const frac = /\.(\d+)/.exec(created)?.[1];
-  const extra = frac && frac.length > 3 ? BigInt(frac.slice(3, 9).padEnd(6, '0')) : 0n;
-  return BigInt(ms) * 1_000_000n + extra;
 }
 
 /** Go's `filters.Args.MatchKVList(key, labels)`: every value (`k` or `k=v`) matches; true when the key is absent. */
@@ -97,18 +90,14 @@ export function checkBuildPrune(filters: Map<string, string[]>, opts: { keepStor
   const key = unusedFor.length > 0 ? 'unused-for' : 'until';
   const values = [...until, ...unusedFor];
   if (values.length > 1) throw fail('filters expect only one value');
-  if (values.length === 1 && !isGoDuration(values[0]!)) {
-    throw fail(`"${key}" filter expects a duration (e.g., '24h'): time: invalid duration ${JSON.stringify(values[0])}`);
+  if (values.length === 1) {
+    // Go's own message: invalid duration, missing unit or unknown unit (goParseDuration's)
+    try {
+      goParseDuration(values[0]!);
+    } catch (err) {
+      throw fail(`"${key}" filter expects a duration (e.g., '24h'): ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
   for (const f of BUILD_CACHE_FIELDS) if ((filters.get(f) ?? []).length > 1) throw fail('filters expect only one value');
 }
 
-/** Whether Go's time.ParseDuration accepts `v`. */
-export function isGoDuration(v: string): boolean {
-  try {
-    goParseDuration(v);
-    return true;
-  } catch {
-    return false;
-  }
-}

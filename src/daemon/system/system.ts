@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { nowRfc3339Nano } from '../../engine/clock';
+import { nowRfc3339NanoLocal } from '../../engine/clock';
 import { MAX_API_VERSION, MIN_API_VERSION } from '../apiversion';
 import { type HostFacts, readHostFacts, runtimeVersion, which } from './host';
 
@@ -180,7 +180,7 @@ export class SystemService {
       Debug: this.opts.debug,
       NFd: countFds(),
       NGoroutines: 0,
-      SystemTime: nowRfc3339Nano(),
+      SystemTime: nowRfc3339NanoLocal(), // Go's time.Now() in the local zone (moby daemon/info.go)
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: h.cgroupVersion,

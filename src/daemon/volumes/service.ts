@@ -12,7 +12,7 @@ import { conflict, invalidArgument, notFound } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
 import type { MetadataDB } from '../../engine/metadata';
 import type { EventBus } from '../events/bus';
-import { goParseBool } from '../build/dockerfile/gostr';
+import { goParseBool } from '../../engine/gostr';
 import { matchKVList, matchPruneLabels, validatePruneFilters } from '../system/prune-filters';
 import { LocalDriver } from './local';
 import { containerPath, type MountPoint } from './mountpoints';
@@ -175,18 +175,17 @@ export class VolumeService {
 
   /**
    * `POST /volumes/prune` (moby's VolumesService.Prune): unused local volumes without
-   * driver options (Docker keeps those), by `label`/`label!`. With `anonymousOnly` (API
-   * 1.42's default, decided by the version table of the API layer, which takes `all`
-   * out of the filters) only the volumes created without a name (for a container or by
-   * `volume create`: moby labels them com.docker.volume.anonymous; here the record's
-   * `anonymous` flag); an `all` filter left in overrides it, as moby's withPrune.
+   * driver options (Docker keeps those), by `label`/`label!`. Unless the `all` filter is
+   * true (moby's withPrune; the API layer adds it below API 1.42) only the volumes
+   * created without a name (for a container or by `volume create`: moby labels them
+   * com.docker.volume.anonymous; here the record's `anonymous` flag).
    * Throws invalid-argument for an unknown filter or a bad `all`.
    */
-  prune(filters: Map<string, string[]>, opts: { anonymousOnly?: boolean } = {}): { VolumesDeleted: string[]; SpaceReclaimed: number } {
+  prune(filters: Map<string, string[]>): { VolumesDeleted: string[]; SpaceReclaimed: number } {
     validatePruneFilters(filters, PRUNE_FILTERS);
     const all = filters.get('all') ?? [];
     if (all.length > 1) throw invalidArgument(`invalid filter 'all=[${all.join(' ')}]': only one value is expected`);
-    let everything = !opts.anonymousOnly;
+    let everything = false;
     if (all.length === 1) {
       const b = goParseBool(all[0]!);
       if (b === undefined) throw invalidArgument(`invalid filter 'all': strconv.ParseBool: parsing ${JSON.stringify(all[0])}: invalid syntax`);

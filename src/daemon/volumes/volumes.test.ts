@@ -85,19 +85,20 @@ describe('VolumeService (store + local driver)', () => {
     throwsKind(() => svc.remove('used', { force: true }), 'conflict', 'remove used: volume is in use - [c1]');
     throwsKind(() => svc.remove('nope'), 'not-found', 'get nope: no such volume');
     svc.remove('nope', { force: true });
-    // `all` (API 1.42; the version table refuses it below) takes one Go boolean
+    // `all` takes one Go boolean (moby's withPrune; the API layer adds all=true below API 1.42)
     throwsKind(() => svc.prune(new Map([['all', ['maybe']]])), 'invalid-argument', `invalid filter 'all': strconv.ParseBool: parsing "maybe": invalid syntax`);
     throwsKind(() => svc.prune(new Map([['until', ['1h']]])), 'invalid-argument', "Invalid filter 'until'");
     fs.writeFileSync(path.join(root, 'volumes', 'free2', '_data', 'f'), 'abc');
-    assert.deepEqual(svc.prune(new Map([['label!', ['keep']]])), { VolumesDeleted: ['free2'], SpaceReclaimed: 3 });
-    assert.deepEqual(svc.prune(new Map()).VolumesDeleted, ['free']);
+    throwsKind(() => svc.prune(new Map([['all', ['true', 'false']]])), 'invalid-argument', `invalid filter 'all=[true false]': only one value is expected`);
+    assert.deepEqual(svc.prune(new Map([['label!', ['keep']], ['all', ['true']]])), { VolumesDeleted: ['free2'], SpaceReclaimed: 3 });
+    assert.deepEqual(svc.prune(new Map([['all', ['1']]])).VolumesDeleted, ['free']);
     assert.deepEqual(svc.list(new Map()).Volumes.map((v) => v['Name']), ['opts', 'used']);
     assert.ok(!fs.existsSync(path.join(root, 'volumes', 'free')));
     const df = svc.diskUsage().Volumes.find((v) => v['Name'] === 'used')!;
     assert.deepEqual(df['UsageData'], { RefCount: 1, Size: 0 });
   });
 
-  it('prunes only volumes created without a name when anonymousOnly (API 1.42), every one with all=true', () => {
+  it('prunes only volumes created without a name unless the all filter is true (API 1.42)', () => {
     const root = fs.mkdtempSync(path.join(tmp, 'root-'));
     const db = MetadataDB.open(path.join(root, 'meta.db'));
     const svc = new VolumeService({ db, dataRoot: root, events: new EventBus(), log: nullLogger });
@@ -109,9 +110,9 @@ describe('VolumeService (store + local driver)', () => {
     // the flag is stored: a service opened again on the same database still knows it
     const again = new VolumeService({ db, dataRoot: root, events: new EventBus(), log: nullLogger });
     again.setUsers({ list: () => [], get: () => undefined as never });
-    assert.deepEqual(again.prune(new Map(), { anonymousOnly: true }), { VolumesDeleted: [anon, generated].sort(), SpaceReclaimed: 0 });
-    assert.deepEqual(again.prune(new Map([['all', ['0']]]), { anonymousOnly: true }).VolumesDeleted, []);
-    assert.deepEqual(again.prune(new Map([['all', ['true']]]), { anonymousOnly: true }).VolumesDeleted, ['named']);
+    assert.deepEqual(again.prune(new Map()), { VolumesDeleted: [anon, generated].sort(), SpaceReclaimed: 0 });
+    assert.deepEqual(again.prune(new Map([['all', ['0']]])).VolumesDeleted, []);
+    assert.deepEqual(again.prune(new Map([['all', ['true']]])).VolumesDeleted, ['named']);
     db.close();
   });
 

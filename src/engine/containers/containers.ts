@@ -127,16 +127,27 @@ export class EngineContainers {
    * the mounted rootfs) and creates the task with `io`. Throws invalid-argument when
    * there is no spec.
    */
-  async createTask(id: string, io: TaskIO, opts: { spec?: Spec } = {}): Promise<{ pid: number }> {
+  async createTask(id: string, io: TaskIO, opts: { spec?: Spec | Promise<Spec> } = {}): Promise<{ pid: number }> {
     // `opts.spec`: a spec the caller records on the record itself, in the commit that
-    // records the start (the Docker daemon: one commit per start instead of two)
+    // records the start (the Docker daemon: one commit per start instead of two). A
+    // promise of one (its rootfs mounted when it resolves) lets the task service start
+    // the shim meanwhile; its rejection cancels the create with its reason.
     const r = opts.spec ? undefined : this.store.get(id);
-    const base = opts.spec ?? r?.spec;
-    if (!base) throw invalidArgument(`container ${id} has no runtime spec`);
+    if (!opts.spec && !r?.spec) throw invalidArgument(`container ${id} has no runtime spec`);
     const bundle = this.o.bundleDir(id);
-    const spec: Spec = { ...base, root: { ...base.root, path: this.rootfsDir(id) } };
-    await writeBundle(bundle, spec);
-    return this.o.tasks.create({ ...io, id, bundle });
+    const written = Promise.resolve(opts.spec ?? r!.spec!).then((base) => writeBundle(bundle, { ...base, root: { ...base.root, path: this.rootfsDir(id) } }));
+    if (!(opts.spec instanceof Promise)) {
+      await written;
+      return this.o.tasks.create({ ...io, id, bundle });
+    }
+    try {
+      return await this.o.tasks.create({ ...io, id, bundle, bundleReady: written });
+    } catch (err) {
+      // refused before it waited for the bundle (a conflict, no shim binary): the bundle
+      // is written (or not) before this rejects, so the caller's release finds it
+      await written.catch(() => {});
+      throw err;
+    }
   }
 
   /** mount + createTask: the whole preparation when the spec is already on the record. */

@@ -26,7 +26,11 @@ export class Deferred<T = void> {
 }
 
 /** The calls a test can hold. */
-export type FakeOp = 'create' | 'startCreated' | 'kill' | 'delete' | 'wait';
+/**
+ * The calls a test can hold or fail. `spawn` is the start of a create, before its bundle
+ * is ready (the shim's start: a refusal there comes while the caller still prepares).
+ */
+export type FakeOp = 'spawn' | 'create' | 'startCreated' | 'kill' | 'delete' | 'wait';
 
 /** A held call: `reached` resolves when the call arrives; it then waits for `release` (or `fail`). */
 export interface Hold {
@@ -117,6 +121,12 @@ export class FakeTaskService implements TaskService {
   }
 
   async create(opts: StartOptions): Promise<{ pid: number }> {
+    // the shim starts at once; the runtime's create comes once the bundle is ready (the
+    // shim waits at its gate until then)
+    if (opts.bundleReady) {
+      await this.gate('spawn', opts.id);
+      await opts.bundleReady;
+    }
     await this.gate('create', opts.id);
     const old = this.tasks.get(opts.id);
     if (old) throw conflict(`task ${opts.id} already exists`);

@@ -120,13 +120,35 @@ export class ShimTaskService implements TaskService, TaskExec {
     if (opts.tty) args.push('--tty');
     if (opts.openStdin) args.push('--stdin');
     if (opts.stdinOnce) args.push('--stdin-once');
+    if (opts.bundleReady) args.push('--gate');
 
-    let line: string;
+    let shim: ReadyPipeProcess;
     try {
-      line = await this.spawnShim(args);
+      shim = this.spawnShim(args);
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;
+    }
+    shim.line.catch(() => {}); // awaited below, perhaps only after bundleReady
+    if (opts.bundleReady) {
+      // the shim starts (exec, daemonize, its pid file) while the caller mounts and
+      // writes the bundle; it creates the container on "go" — or leaves at EOF
+      try {
+        await opts.bundleReady;
+      } catch (err) {
+        shim.cancel();
+        await shim.line.catch(() => ''); // its end of the socket closes as it exits
+        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
+        throw err;
+      }
+      shim.go();
+    }
+    let line: string;
+    try {
+      line = await shim.line;
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw internal(`shim ready pipe: ${(err as Error).message}`, err);
     }
     const ok = /^ok (\d+)$/.exec(line);
     if (!ok) {
@@ -567,17 +589,11 @@ export class ShimTaskService implements TaskService, TaskExec {
    * stops its event loop for 5–15 ms per container start. Its first process exits once
    * the shim has daemonized and is reaped in the background.
    */
-  private async spawnShim(args: string[]): Promise<string> {
-    let shim: ReadyPipeProcess;
+  private spawnShim(args: string[]): ReadyPipeProcess {
     try {
-      shim = spawnWithReadyPipe(this.shimPath, args);
+      return spawnWithReadyPipe(this.shimPath, args);
     } catch (err) {
       throw internal(`cannot start shim ${this.shimPath}: ${(err as Error).message}`, err);
-    }
-    try {
-      return await shim.line;
-    } catch (err) {
-      throw internal(`shim ready pipe: ${(err as Error).message}`, err);
     }
   }
 }

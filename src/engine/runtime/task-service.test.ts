@@ -28,6 +28,17 @@ function zombieChildren(): number[] {
   return out;
 }
 
+/** Waits for `file`; fails if `settled` settles first (the shim died before its pid file) or after ~10 s. */
+async function untilFile(file: string, settled: Promise<unknown>): Promise<void> {
+  let done = false;
+  settled.then(() => (done = true), () => (done = true));
+  for (let i = 0; i < 2000 && !fs.existsSync(file); i++) {
+    if (done) assert.fail(`the create settled before ${file} existed`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(fs.existsSync(file), `${file} never appeared`);
+}
+
 for (const runtime of ['runc', 'crun']) {
   describe(`ShimTaskService with ${runtime}`, () => {
     let fx: RuntimeFixture;
@@ -83,6 +94,65 @@ for (const runtime of ['runc', 'crun']) {
       assert.deepEqual(zombieChildren(), []);
       await fx.svc.delete(id);
       assert.deepEqual(zombieChildren(), []);
+    });
+
+    test('bundleReady: the shim waits at its gate (alive, nothing created) until the bundle is ready', async () => {
+      const id = `${runtime}-gate`;
+      const bundle = fx.bundle(id, ['echo', 'gated']);
+      let ready!: () => void;
+      const bundleReady = new Promise<void>((r) => (ready = r));
+      const created = fx.svc.create({ id, bundle, logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false, bundleReady });
+      const pidFile = `${fx.execRoot}/shims/${id}/shim.pid`;
+      await untilFile(pidFile, created);
+      try {
+        const shimPid = Number(fs.readFileSync(pidFile, 'utf8'));
+        process.kill(shimPid, 0); // alive
+        assert.equal(fs.existsSync(`${fx.execRoot}/runtime/${runtime}/${id}`), false); // the runtime has created nothing yet
+        assert.equal(fs.existsSync(fx.logPath(id)), false); // nor the sink its log
+      } finally {
+        ready();
+      }
+      const { pid } = await created;
+      assert.ok(pid > 1);
+      await fx.svc.startCreated(id);
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      assert.deepEqual(logEntries(fx.logPath(id)).map((e) => e.log), ['gated\n']);
+      await fx.svc.delete(id);
+      assert.deepEqual(zombieChildren(), []);
+    });
+
+    test('bundleReady rejected: the create rejects with its reason; the shim leaves, its state dir goes', async () => {
+      const id = `${runtime}-gate-cancel`;
+      const bundle = fx.bundle(id, ['true']);
+      let fail!: (e: Error) => void;
+      const bundleReady = new Promise<void>((_, rej) => (fail = rej));
+      const created = fx.svc.create({ id, bundle, logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false, bundleReady });
+      const pidFile = `${fx.execRoot}/shims/${id}/shim.pid`;
+      await untilFile(pidFile, created);
+      const shimPid = Number(fs.readFileSync(pidFile, 'utf8'));
+      const reason = new Error('the mount failed');
+      fail(reason);
+      await assert.rejects(created, (e) => e === reason);
+      assert.equal(fs.existsSync(`${fx.execRoot}/shims/${id}`), false);
+      // gone: its end of the socket closed as it exited (the kernel closes the files
+      // before the process is a zombie, which its new parent then reaps)
+      const exited = () => {
+        try {
+          const stat = fs.readFileSync(`/proc/${shimPid}/stat`, 'utf8');
+          return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+        } catch {
+          return true; // reaped
+        }
+      };
+      for (let i = 0; i < 500 && !exited(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(exited());
+      assert.equal(fs.existsSync(`${fx.execRoot}/runtime/${runtime}/${id}`), false);
+      assert.equal(fs.existsSync(fx.logPath(id)), false);
+      assert.deepEqual(zombieChildren(), []);
+      // the same id is free again
+      await fx.svc.start({ id, bundle, logPath: fx.logPath(id), tty: false, openStdin: false, stdinOnce: false });
+      assert.equal((await fx.svc.wait(id)).exitCode, 0);
+      await fx.svc.delete(id);
     });
 
     test('exit code, stderr, partial line and escaping', async () => {

@@ -31,6 +31,13 @@ export interface StartOptions {
   /** Close the container's stdin when the first attach client closes its stdin. */
   stdinOnce: boolean;
   signal?: AbortSignal;
+  /**
+   * Settles once the bundle (config.json, the mounted rootfs) is in place: the task
+   * service may start what does not need it before (the shim, waiting at its gate), so
+   * that this overlaps the caller's mount and spec. A rejection cancels the create,
+   * which then rejects with that reason and leaves nothing behind.
+   */
+  bundleReady?: Promise<unknown>;
 }
 
 /**

@@ -70,7 +70,29 @@ test('ready line, exit status and reaping: no zombie is left', async () => {
   assert.deepEqual(zombieChildren(), []);
 });
 
-test('the child: stdio on /dev/null, the ready pipe on fd 3, no other fd; empty mask, default dispositions', async () => {
+test('a gate: the program reads "go" on fd 3 and answers; cancel gives it EOF', async () => {
+  // reads one line from fd 3, then answers on it what it read (EOF: "eof")
+  const script = 'if read -r l <&3; then echo "got $l" >&3; else echo eof >&3; fi';
+  const go = spawnWithReadyPipe('/bin/sh', ['-c', script]);
+  go.go();
+  assert.equal(await go.line, 'got go');
+  assert.deepEqual(await go.exit, { code: 0, signal: null });
+  const cancelled = spawnWithReadyPipe('/bin/sh', ['-c', script]);
+  cancelled.cancel();
+  assert.equal(await cancelled.line, 'eof');
+  assert.deepEqual(await cancelled.exit, { code: 0, signal: null });
+  // a "go" written after the program has gone (before the loop has seen its EOF: the
+  // wait below does not yield) is its EOF, not an error
+  const gone = spawnWithReadyPipe('/bin/sh', ['-c', 'exit 4']);
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 5000 && !fs.readFileSync(`/proc/${gone.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'); i++) Atomics.wait(nap, 0, 0, 1);
+  gone.go();
+  assert.equal(await gone.line, '');
+  assert.deepEqual(await gone.exit, { code: 4, signal: null });
+  assert.deepEqual(zombieChildren(), []);
+});
+
+test('the child: stdio on /dev/null, the ready socket on fd 3, no other fd; empty mask, default dispositions', async () => {
   // Node ignores SIGPIPE: the precondition that makes the SigIgn check mean something
   assert.notEqual(sigMasks('self').ign & (1n << 12n), 0n);
   const p = spawnWithReadyPipe('/bin/sleep', ['30']);
@@ -79,7 +101,7 @@ test('the child: stdio on /dev/null, the ready pipe on fd 3, no other fd; empty 
     const fds = fdTable(p.pid);
     assert.deepEqual(Object.keys(fds).sort(), ['0', '1', '2', '3']);
     for (const fd of ['0', '1', '2']) assert.equal(fds[fd], '/dev/null');
-    assert.match(fds['3']!, /^pipe:\[\d+\]$/);
+    assert.match(fds['3']!, /^socket:\[\d+\]$/);
     assert.deepEqual(sigMasks(p.pid), { blk: 0n, ign: 0n });
     const sess = fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8');
     const f = sess.slice(sess.lastIndexOf(')') + 2).split(' ');
@@ -123,7 +145,7 @@ test('fds the daemon has without close-on-exec are not inherited', () => {
   const { child, own } = JSON.parse(res.stdout.toString()) as { child: Record<string, string>; own: Record<string, string | boolean> };
   assert.deepEqual(own, { 30: '/dev/null', 63: '/dev/null', cloexec: false }); // the helper really had them, inheritable
   assert.deepEqual(Object.keys(child).sort(), ['0', '1', '2', '3'], JSON.stringify(child));
-  assert.match(child['3']!, /^pipe:/);
+  assert.match(child['3']!, /^socket:/);
 });
 
 test('stdio on given fds and a given environment', async () => {

@@ -1,17 +1,21 @@
 /**
- * Starting a helper process without fork(2), with a "ready" pipe on its fd 3.
+ * Starting a helper process without fork(2), with a "ready" socket on its fd 3.
  *
  * Node's `child_process.spawn` forks the whole daemon (libuv: fork + exec), and fork
  * copies the page tables of an 80+ MB process: 5–15 ms during which the event loop
  * is stopped. `spawnWithReadyPipe` uses the addon's `spawnReady` (posix_spawn: glibc
  * starts the child with CLONE_VM|CLONE_VFORK, so nothing is copied) and then does in
- * JS what libuv would have done: it reads the first line from the pipe without
+ * JS what libuv would have done: it reads the first line from fd 3's other end without
  * blocking, and reaps the process (libuv reaps only the children it started itself).
  *
  * Made for programs that answer once on fd 3 and then exit or daemonize (the shim);
  * reaping starts once the line or EOF has arrived, polling without ever blocking until
  * the process has exited, with a slow safety poll before that so that no zombie is
  * left even if neither ever comes.
+ *
+ * fd 3 is one end of a socket pair, so the daemon can also speak first: a program
+ * started with a gate (the shim's `--gate`) does what needs no input, then waits for
+ * the line `go` (`go()`), or exits at EOF (`cancel()`, or the daemon's death).
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -29,7 +33,7 @@ export interface ReadyPipeProcess {
   /**
    * The first line it wrote on fd 3, without the "\n"; what it wrote before EOF when no
    * newline came ("" for nothing). Rejects on a read error or a line longer than
-   * `maxLine`. The pipe is closed once this settles.
+   * `maxLine`. The socket is closed once this settles.
    */
   readonly line: Promise<string>;
   /**
@@ -37,6 +41,10 @@ export interface ReadyPipeProcess {
    * if something else in the daemon reaped it first.
    */
   readonly exit: Promise<ProcessExit>;
+  /** Writes the line `go` on fd 3 (for a program waiting at a gate); nothing once `line` has settled. */
+  go(): void;
+  /** Closes the daemon's side for writing: a program waiting at a gate reads EOF and exits. */
+  cancel(): void;
 }
 
 /** Options of `spawnWithReadyPipe`. */
@@ -62,7 +70,7 @@ const FIRST_RETRY_MS = 1;
 /**
  * Starts `file` (a path, no PATH search) with `args` (argv[0] is `file`), in a new
  * session, with an empty signal mask and every signal at its default, stdio on
- * /dev/null unless given, fd 3 the write end of a fresh pipe and no other fd.
+ * /dev/null unless given, fd 3 one end of a fresh socket pair and no other fd.
  * Throws synchronously when it cannot start (the addon's error: code 'ENOENT',
  * 'EACCES', …, syscall 'posix_spawn').
  */
@@ -72,22 +80,23 @@ export function spawnWithReadyPipe(file: string, args: string[], opts: ReadyPipe
   const env = opts.env ? Object.entries(opts.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`) : null;
   const { pid, readyFd } = sys.spawnReady(file, [file, ...args], env, opts.stdio ?? null);
   const exit = reaper(pid, sys);
-  const line = readLine(readyFd, maxLine).finally(() => exit.lineDone());
-  return { pid, line, exit: exit.promise };
+  const r = readLine(readyFd, maxLine);
+  const line = r.line.finally(() => exit.lineDone());
+  return { pid, line, exit: exit.promise, go: () => r.send('go\n'), cancel: () => r.end() };
 }
 
-/** Reads the first line from `fd` (owned: closed when done) without blocking the loop. */
-function readLine(fd: number, maxLine: number): Promise<string> {
+/** Reads the first line from `fd` (owned: closed when done) without blocking the loop; `send`/`end` write on it until then. */
+function readLine(fd: number, maxLine: number): { line: Promise<string>; send(s: string): void; end(): void } {
   let sock: net.Socket;
   try {
-    sock = new net.Socket({ fd, readable: true, writable: false });
+    sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
   } catch (err) {
     fs.closeSync(fd);
-    return Promise.reject(err);
+    return { line: Promise.reject(err), send: () => {}, end: () => {} };
   }
-  return new Promise<string>((resolve, reject) => {
+  let settled = false;
+  const line = new Promise<string>((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
-    let settled = false;
     const finish = (err: Error | undefined, line?: string) => {
       if (settled) return;
       settled = true;
@@ -102,8 +111,18 @@ function readLine(fd: number, maxLine: number): Promise<string> {
       else if (buf.length > maxLine) finish(new Error(`ready line longer than ${maxLine} bytes`));
     });
     sock.on('end', () => finish(undefined, buf.toString('utf8')));
-    sock.on('error', (e: Error) => finish(e));
+    // a "go" written after the program went: its EOF, as a pipe's reader would see it
+    sock.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? finish(undefined, buf.toString('utf8')) : finish(e)));
   });
+  return {
+    line,
+    send: (s) => {
+      if (!settled && !sock.destroyed) sock.write(s, () => {});
+    },
+    end: () => {
+      if (!settled && !sock.destroyed) sock.end();
+    },
+  };
 }
 
 /**

@@ -16,7 +16,7 @@
  * POSIX classes (`[[:alpha:]]`) are not known.
  */
 import { invalidArgument } from '../../../engine/errdefs';
-import { goCleanPath, goDir, goTrimSpace } from './gostr';
+import { goCleanPath, goDir, goTrimSpace } from '../../../engine/gostr';
 
 /**
  * The patterns of a `.dockerignore` file, normalised as Docker: a UTF-8 BOM dropped,

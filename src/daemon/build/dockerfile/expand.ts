@@ -13,7 +13,7 @@
  * Errors are `invalidArgument` with Docker's text: `failed to process "<word>": <why>`.
  */
 import { invalidArgument } from '../../../engine/errdefs';
-import { goQuote, isGoSpace } from './gostr';
+import { goQuote, isGoSpace } from '../../../engine/gostr';
 
 /** An environment: a map, a record, or Docker's `KEY=value` list (a later entry wins; `KEY` alone is set to ""). */
 export type ExpandEnv = ReadonlyMap<string, string> | Readonly<Record<string, string>> | readonly string[];

@@ -5,7 +5,7 @@
  * with Docker's messages (`Unknown flag: foo`, `Missing a value on flag: from`,
  * `Duplicate flag specified: from`).
  */
-import { isGoSpace } from './gostr';
+import { isGoSpace } from '../../../engine/gostr';
 
 /**
  * Splits the leading `--flag[=value]` words off `line`: returns the rest and the flags.

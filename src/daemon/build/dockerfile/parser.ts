@@ -18,7 +18,7 @@ import { invalidArgument } from '../../../engine/errdefs';
 import { extractBuilderFlags, parseFlags, type FlagSpec } from './flags';
 import {
   goParseBool, goParseDuration, goParseUint32, goQuote, goTrimLeft, goTrimSpace, isGoSpace,
-} from './gostr';
+} from '../../../engine/gostr';
 import type { Dockerfile, Instruction, Stage } from './types';
 
 export interface ParseOptions {

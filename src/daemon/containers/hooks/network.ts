@@ -195,13 +195,15 @@ export class NetworkHook implements StartHook {
     const rt: NetworkRuntime = { sandboxId: sandboxIdOf(c.id), sandboxKey: this.d.netns.pathOf(netnsName), netnsName, endpoints: [], ports: [] };
     try {
       // in memory before the namespace exists (a failure below releases what it finds
-      // here); on disk once it does — a namespace a crash leaves without a record is
-      // removed at restore (reconcile)
+      // here); on disk with the first endpoint joined (each join and each port is saved
+      // as it is made), or after the joins when there is none — a namespace a crash
+      // leaves without a record is removed at restore (reconcile: by name, for every
+      // container not running)
       this.state.set(c.id, rt);
       this.dirs.set(c.id, ctx.paths.dir);
       rt.sandboxKey = await this.d.netns.create(netnsName);
-      this.save(ctx, rt);
       const links = await this.joinNetworks(ctx, rt, rt.sandboxKey);
+      if (!rt.endpoints.length) this.save(ctx, rt);
       await this.publishPorts(ctx, rt);
       this.writeFiles(ctx, rt.endpoints, links.records, rt.endpoints.length > 0 || links.none);
       // the container's own variables win over the links' (Docker's CreateDaemonEnvironment)

@@ -1,8 +1,9 @@
 /**
  * Small pieces of Go's standard library whose exact behaviour shows in Docker's messages
  * and parsing: `unicode.IsSpace`, `strings.TrimSpace`, `strconv.Quote` (`%q`),
- * `path.Clean`, `time.ParseDuration`, `strconv.ParseBool`. Kept here so the parser, the
- * lexer and the .dockerignore reader agree with each other and with Docker.
+ * `path.Clean`, `time.ParseDuration`, `strconv.ParseBool`. Kept in one place so the
+ * Dockerfile parser, its lexer, the .dockerignore reader, the prune filters and the
+ * volume service agree with each other and with Docker.
  */
 
 /** Go's `unicode.IsSpace`. */
@@ -70,6 +71,21 @@ export function goQuote(s: string): string {
   return out + '"';
 }
 
+/**
+ * The `quote` of Go's time package (its duration and location errors): `"` and `\` escaped,
+ * every byte of a non-ASCII or control character as `\xNN`, the rest as is. Not
+ * `strconv.Quote` (`goQuote`): `µ` is `\xc2\xb5` here.
+ */
+export function goTimeQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c >= 0x80 || c < 0x20) for (const b of Buffer.from(ch, 'utf8')) out += '\\x' + b.toString(16).padStart(2, '0');
+    else out += ch === '"' || ch === '\\' ? '\\' + ch : ch;
+  }
+  return out + '"';
+}
+
 /** Go's `path.Clean` (= `filepath.Clean` on Linux). */
 export function goCleanPath(p: string): string {
   if (p === '') return '.';
@@ -114,7 +130,7 @@ const UNITS: Record<string, bigint> = {
  * unit "d" in duration "1d"`).
  */
 export function goParseDuration(orig: string): bigint {
-  const invalid = () => new Error('time: invalid duration ' + goQuote(orig));
+  const invalid = () => new Error('time: invalid duration ' + goTimeQuote(orig));
   let s = orig;
   let neg = false;
   if (s !== '' && (s[0] === '-' || s[0] === '+')) { neg = s[0] === '-'; s = s.slice(1); }
@@ -142,9 +158,9 @@ export function goParseDuration(orig: string): bigint {
     if (!pre && !post) throw invalid();
     const u = /^[^0-9.]*/.exec(s)![0];
     s = s.slice(u.length);
-    if (u === '') throw new Error('time: missing unit in duration ' + goQuote(orig));
+    if (u === '') throw new Error('time: missing unit in duration ' + goTimeQuote(orig));
     const unit = UNITS[u];
-    if (unit === undefined) throw new Error('time: unknown unit ' + goQuote(u) + ' in duration ' + goQuote(orig));
+    if (unit === undefined) throw new Error('time: unknown unit ' + goTimeQuote(u) + ' in duration ' + goTimeQuote(orig));
     if (v > max / unit) throw invalid();
     v *= unit;
     if (frac > 0n) v += (frac * unit) / scale;
