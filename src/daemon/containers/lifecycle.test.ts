@@ -376,6 +376,40 @@ describe('the five races of issue #12', () => {
     assert.equal(h.status(userStopped), 'exited');
   });
 
+  it('an auto-removed exit is recorded by the removal\'s commit; a daemon killed in between removes it at restore', async () => {
+    // a hook whose release for the removal waits: the daemon dies there, after the exit
+    // was handled in memory and before the removal's commit
+    let reached!: () => void;
+    const atRemoval = new Promise<void>((r) => (reached = r));
+    const never = new Promise<void>(() => {});
+    const stall: StartHook = {
+      name: 'stall',
+      prepare: async () => ({}),
+      release: async (_ctx, reason) => {
+        if (reason !== 'remove' || stalled) return;
+        stalled = true;
+        reached();
+        await never;
+      },
+    };
+    let stalled = false;
+    await h.close();
+    h = new LifecycleHarness([stall]);
+    const id = await h.create({ AutoRemove: true });
+    await h.svc.start(id);
+    const exited = h.svc.wait(id, 'next-exit');
+    h.tasks.exit(id, 7);
+    assert.equal(await exited, 7, 'waiters learn the exit before the removal');
+    await atRemoval;
+    assert.equal(h.status(id), 'removing');
+    const onDisk = h.db.raw.prepare('SELECT state FROM containers WHERE id = ?').get(id) as { state: string };
+    assert.equal(JSON.parse(onDisk.state).status, 'running', 'no commit of its own for the exit');
+    await h.reopen(); // the old daemon is gone without a word
+    await eventually(() => h.status(id) === 'gone', 'removed at restore');
+    assert.equal(h.mounter.mounted.size, 0);
+    assert.equal(h.snapshots.keys.size, 0);
+  });
+
   it('(5) a --rm container whose start a daemon kill cut off is removed at restore, rootfs unmounted', async () => {
     const id = await h.create({ AutoRemove: true });
     const held = h.tasks.hold('create', id);

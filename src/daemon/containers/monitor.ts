@@ -92,10 +92,20 @@ export class ExitMonitor {
       k.setStatus(s, 'exit-restart');
       s.restartCount++;
     } else if (autoRemove) {
-      // the exit and the start of the removal in one transaction (as `removeLocked`
-      // would record it next): a daemon killed from here on finishes it at restore
       k.restarts.cancel(id);
       k.setStatus(s, 'exit-remove');
+      // Recorded by the removal's own commit (the rows go), one commit instead of two:
+      // what the exit would write is gone a moment later. A daemon killed before that
+      // commit finds the container running without a task at restore, records an exit
+      // and removes it then (restore.ts), as it would have after a recorded 'removing'.
+      k.byId.set(id, s);
+      releaseEvents();
+      if (st.oomKilled) k.publish(s, 'oom');
+      k.publish(s, 'die', { exitCode: String(st.exitCode) });
+      k.notifyWaiters(id, 'exit', st.exitCode);
+      this.deleteTask(id);
+      await this.finishRemoval(s).catch((err) => k.log.warn('auto-remove failed', { id, err: String(err) }));
+      return;
     } else {
       k.setStatus(s, 'exit');
     }
