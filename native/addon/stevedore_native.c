@@ -450,9 +450,9 @@ static napi_value js_send_fd(napi_env env, napi_callback_info info);
 static napi_value js_spawn_ready(napi_env env, napi_callback_info info);
 static napi_value js_waitpid_nohang(napi_env env, napi_callback_info info);
 
-/* confinement of the docker cp helper: defined in its own block at the end of the file */
+/* docker cp's detached trees (openTree, openat2, moveMountAt, chmodAt): defined in the
+ * confinement block below */
 static napi_value js_open_tree(napi_env env, napi_callback_info info);
-/* docker cp without a helper process (openat2, detached trees): defined after moveMount */
 static napi_value js_openat2(napi_env env, napi_callback_info info);
 static napi_value js_move_mount_at(napi_env env, napi_callback_info info);
 static napi_value js_chmod_at(napi_env env, napi_callback_info info);

@@ -50,13 +50,12 @@ export function rfc3339Nano(ns: bigint): string {
  * `offsetMinutes` (east of UTC) replaces it.
  */
 export function rfc3339NanoLocal(ns: bigint, offsetMinutes?: number): string {
-  const ms = Number(ns / 1_000_000n);
-  const off = offsetMinutes ?? -new Date(ms).getTimezoneOffset();
-  const base = new Date(ms + off * 60_000).toISOString().slice(0, 19);
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  const off = offsetMinutes ?? -new Date(Number(ns / 1_000_000n)).getTimezoneOffset();
+  if (off === 0) return rfc3339Nano(ns);
   const abs = Math.abs(off);
-  const zone = off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-  return `${base}${frac ? `.${frac}` : ''}${zone}`;
+  const zone = `${off < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  // the wall clock of the zone, written as UTC's, with the zone in place of the Z
+  return rfc3339Nano(ns + BigInt(off) * 60_000_000_000n).slice(0, -1) + zone;
 }
 
 /** Now, as Go's `time.Now().Format(time.RFC3339Nano)` writes it: in the local zone (`rfc3339NanoLocal`). */

@@ -210,7 +210,11 @@ export class ContainerCore {
    */
   async releaseHooks(c: ContainerRecord, reason: 'exit' | 'remove' | 'failed-start', hooks: readonly StartHook[] = this.hooks): Promise<void> {
     const ctx = this.startContext(c);
-    for (const h of [...hooks].reverse()) {
+    // Docker's Cleanup order: the network first (the leading hooks that prepared without
+    // the rootfs), then the others in reverse — the volumes are unmounted after the network
+    // is released, and their `disconnect`/`unmount` events come in that order
+    const early = hooks.filter((h) => h.withoutRootfs);
+    for (const h of [...early.reverse(), ...hooks.filter((h) => !h.withoutRootfs).reverse()]) {
       try {
         await h.release(ctx, reason);
       } catch (err) {

@@ -54,34 +54,15 @@ export class ExitMonitor {
   }
 
   /**
-   * Records an exit (under the lock): releases the start hooks, then exit, restart or
-   * removal in one write, then `die` and the waiters. The `disconnect` and `unmount`
-   * events of the releases are held and published just before `die` in Docker's order
-   * (moby daemon/monitor.go handleContainerExit since Docker 23: Cleanup — which releases
-   * the network, then unmounts the volumes — then the `die` event), whatever order the
-   * hooks release in.
+   * Records an exit (under the lock): releases the start hooks (their `disconnect` and
+   * `unmount` events come first, in Docker's Cleanup order: ContainerCore.releaseHooks),
+   * then exit, restart or removal in one write, then `die` and the waiters (moby
+   * daemon/monitor.go handleContainerExit since Docker 23: Cleanup, then `die`).
    */
   async handleExit(id: string, st: ExitStatus): Promise<void> {
     const k = this.k;
     const c = k.byId.get(id);
     if (!c || !isRunning(c.state.status)) return;
-    // held in two groups, published in Docker's Cleanup order: the network, then the volumes
-    const disconnects = k.o.events.hold((type, action, attrs) => type === 'network' && action === 'disconnect' && attrs.container === id);
-    const unmounts = k.o.events.hold((type, action, attrs) => type === 'volume' && action === 'unmount' && attrs.container === id);
-    const releaseEvents = () => {
-      disconnects();
-      unmounts();
-    };
-    try {
-      await this.recordExit(c, st, releaseEvents);
-    } finally {
-      releaseEvents();
-    }
-  }
-
-  private async recordExit(c: ContainerRecord, st: ExitStatus, releaseEvents: () => void): Promise<void> {
-    const k = this.k;
-    const id = c.id;
     await k.releaseHooks(c, 'exit');
     const s = structuredClone(c);
     s.state = { ...s.state, pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAtText ?? rfc3339Nano(BigInt(st.finishedAt.getTime()) * 1_000_000n) };
@@ -94,29 +75,25 @@ export class ExitMonitor {
     } else if (autoRemove) {
       k.restarts.cancel(id);
       k.setStatus(s, 'exit-remove');
-      // Recorded by the removal's own commit (the rows go), one commit instead of two:
-      // what the exit would write is gone a moment later. A daemon killed before that
-      // commit finds the container running without a task at restore, records an exit
-      // and removes it then (restore.ts), as it would have after a recorded 'removing'.
-      k.byId.set(id, s);
-      releaseEvents();
-      if (st.oomKilled) k.publish(s, 'oom');
-      k.publish(s, 'die', { exitCode: String(st.exitCode) });
-      k.notifyWaiters(id, 'exit', st.exitCode);
-      this.deleteTask(id);
-      await this.finishRemoval(s).catch((err) => k.log.warn('auto-remove failed', { id, err: String(err) }));
-      return;
     } else {
       k.setStatus(s, 'exit');
     }
-    // The task (and the shim's exit record on the exec root) is torn down only once the
-    // exit is on disk: a daemon restarted before that reads the exit from the shim's record.
-    const recorded = k.saveOrRetry(s, () => this.afterExitRecorded(id));
-    releaseEvents();
+    // An auto-removed container's exit is recorded by the removal's own commit (the rows
+    // go), one commit instead of two: what the exit would write is gone a moment later. A
+    // daemon killed before that commit finds the container running without a task at
+    // restore, records an exit and removes it then (restore.ts). Any other exit: the task
+    // (and the shim's exit record on the exec root) is torn down only once the exit is on
+    // disk — a daemon restarted before that reads the exit from the shim's record.
+    let recorded = false;
+    if (autoRemove) k.byId.set(id, s);
+    else recorded = k.saveOrRetry(s, () => this.afterExitRecorded(id));
     if (st.oomKilled) k.publish(s, 'oom');
     k.publish(s, 'die', { exitCode: String(st.exitCode) });
     k.notifyWaiters(id, 'exit', st.exitCode);
-    if (recorded) await this.afterExitRecorded(id);
+    if (autoRemove) {
+      this.deleteTask(id);
+      await this.finishRemoval(s).catch((err) => k.log.warn('auto-remove failed', { id, err: String(err) }));
+    } else if (recorded) await this.afterExitRecorded(id);
   }
 
   /** What follows a recorded exit: the task's teardown, then a policy restart or the auto-removal. */

@@ -87,9 +87,7 @@ export async function openContainers(a: OpenContainersArgs): Promise<ContainerSe
     ...(a.network ? { network: a.network } : {}),
     ...(fs.existsSync(TINI) ? { initPath: TINI } : {}),
   });
-  a.images.setContainerChecker?.((imageId) =>
-    svc.list().filter((c) => c.image === imageId).map((c) => ({ id: c.id, running: c.state.status === 'running' || c.state.status === 'paused' })),
-  );
+  a.images.setContainerChecker?.((imageId) => svc.usersOfImage(imageId));
   await svc.restore();
   return svc;
 }

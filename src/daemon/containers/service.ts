@@ -103,6 +103,13 @@ export class ContainerService {
     return this.k.byId.has(id);
   }
 
+  /** The containers made from `imageId`, and whether each runs (no copies: the image list asks for every image). */
+  usersOfImage(imageId: string): Array<{ id: string; running: boolean }> {
+    const out: Array<{ id: string; running: boolean }> = [];
+    for (const c of this.k.byId.values()) if (c.image === imageId) out.push({ id: c.id, running: isRunning(c.state.status) });
+    return out;
+  }
+
   /** `c` with the network its start made (for views), when the daemon has networking. */
   private withRuntime(c: ContainerRecord): ContainerRecord {
     const h = this.health.state(c.id);

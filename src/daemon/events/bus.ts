@@ -40,33 +40,13 @@ export function eventSeq(ev: DockerEvent): number {
 
 export type EventListener = (ev: DockerEvent) => void;
 
-/** Which events a hold (`EventBus.hold`) keeps back. */
-export type HoldMatch = (type: EventType, action: string, attributes: Readonly<Record<string, string>>) => boolean;
-
 export class EventBus {
   private readonly ring: DockerEvent[] = [];
   private readonly listeners = new Set<EventListener>();
   private lastNano = 0n;
   private seq = 0;
-  /** events held back by `hold`, each hold with its selection and what it holds, in order */
-  private readonly holds = new Set<{ match: HoldMatch; held: Array<[EventType, string, string, Record<string, string>]> }>();
 
   constructor(private readonly capacity = 1024) {}
-
-  /**
-   * Holds back the events `match` selects, published from now on, until the returned
-   * function is called: it publishes them then, in their order, timed then (calling it
-   * again does nothing). The exit monitor uses it to publish an exit's `disconnect` and
-   * `unmount` events in Docker's order (the network first), just before its `die`.
-   */
-  hold(match: HoldMatch): () => void {
-    const h = { match, held: [] as Array<[EventType, string, string, Record<string, string>]> };
-    this.holds.add(h);
-    return () => {
-      if (!this.holds.delete(h)) return;
-      for (const [type, action, id, attributes] of h.held) this.publish(type, action, id, attributes);
-    };
-  }
 
   /**
    * Publishes an event, filling in time and Docker's legacy fields. `from` is the
@@ -84,12 +64,6 @@ export class EventBus {
       time: Number(nano / 1_000_000_000n),
       timeNano: nano,
     };
-    for (const h of this.holds) {
-      if (!h.match(type, action, attributes)) continue;
-      // held: published (timed, numbered, recorded) when the hold is released
-      h.held.push([type, action, id, attributes]);
-      return ev;
-    }
     Object.defineProperty(ev, SEQ, { value: ++this.seq, enumerable: false });
     if (type === 'container' || type === 'image') {
       ev.status = action;

@@ -23,12 +23,19 @@ export interface ImageStorageFixture {
 /** Opens an image storage under a new temporary directory named `stv-<prefix>-…`. */
 export async function openImageStorageFixture(prefix: string, events: EventBus = new EventBus()): Promise<ImageStorageFixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `stv-${prefix}-`));
-  const storage = await openImageStorage({ dataRoot: path.join(dir, 'root'), execRoot: path.join(dir, 'exec'), events, log: nullLogger });
-  const tree = path.join(dir, 'tree');
-  fs.mkdirSync(path.join(tree, 'etc'), { recursive: true });
-  fs.writeFileSync(path.join(tree, 'etc', 'hello'), 'hello\n');
+  let storage: Awaited<ReturnType<typeof openImageStorage>>;
   const rootfsTar = path.join(dir, 'rootfs.tar.gz');
-  execFileSync('tar', ['-C', tree, '-czf', rootfsTar, '.']);
+  try {
+    // the tarball first: nothing is open yet if tar fails
+    const tree = path.join(dir, 'tree');
+    fs.mkdirSync(path.join(tree, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'etc', 'hello'), 'hello\n');
+    execFileSync('tar', ['-C', tree, '-czf', rootfsTar, '.']);
+    storage = await openImageStorage({ dataRoot: path.join(dir, 'root'), execRoot: path.join(dir, 'exec'), events, log: nullLogger });
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     storage,

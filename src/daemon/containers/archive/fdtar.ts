@@ -497,16 +497,14 @@ class FdExtractor {
         written += chunk.length;
       }
       if (written !== size) throw truncated();
-      const sync = () => {
-        const fd = this.create(p, rel, false, open) as number;
-        try {
-          writeAll(fd, chunks, written);
-          this.finishFile(fd, p, name, e, uid, gid);
-        } finally {
-          fs.closeSync(fd);
-        }
-      };
-      return sync();
+      const small = this.create(p, rel, false, open) as number;
+      try {
+        writeAll(small, chunks, written);
+        this.finishFile(small, p, name, e, uid, gid);
+      } finally {
+        fs.closeSync(small);
+      }
+      return;
     }
     fd = this.create(p, rel, false, open) as number;
     try {
