@@ -73,14 +73,18 @@ async function main(): Promise<void> {
     const run = await alternate(engines, n, () => RUN);
     const exec = await alternate(engines, n, (e) => ['exec', containers.find((c) => c.e === e)!.id, 'true']);
     const dd = await alternate(engines, nAttach, () => DD);
+    // besides the ratio of the medians, the median of the paired differences (each run
+    // of this checkout minus the previous release's run of the same round, taken back to
+    // back): the machine's drift between rounds cancels out of it
     const row = (what: string, xs: number[][]) => {
       const [a, b] = [median(xs[0]!), median(xs[1]!)];
-      return `| ${what} | ${fmt(a)} | ${fmt(b)} | ${(b / a).toFixed(2)}× |`;
+      const paired = median(xs[1]!.map((v, i) => v - xs[0]![i]!));
+      return `| ${what} | ${fmt(a)} | ${fmt(b)} | ${(b / a).toFixed(2)}× | ${paired >= 0 ? '+' : '−'}${Math.abs(paired).toFixed(1)} ms (${((a + paired) / a).toFixed(2)}×) |`;
     };
-    const body = `Medians, the two daemons running at once and measured alternately (run by run, order swapped each time): ${n} runs each of \`docker ${RUN.join(' ')}\` and of \`docker exec C true\`, ${nAttach} of a 64 MiB attached \`docker run … dd bs=1M\` (CLI output to /dev/null). docker CLI 28; ${os.cpus().length} cores, kernel ${os.release()}, measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. A ratio below 1.00 means this checkout is faster.
+    const body = `Medians, the two daemons running at once and measured alternately (run by run, order swapped each time): ${n} runs each of \`docker ${RUN.join(' ')}\` and of \`docker exec C true\`, ${nAttach} of a 64 MiB attached \`docker run … dd bs=1M\` (CLI output to /dev/null). docker CLI 28; ${os.cpus().length} cores, kernel ${os.release()}, measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. A ratio below 1.00 means this checkout is faster. The last column is the median of the paired differences (this checkout's run minus the previous release's run of the same round), and the ratio it gives.
 
-| | ${engines[0]!.label} | ${engines[1]!.label} | this ÷ previous |
-|---|---|---|---|
+| | ${engines[0]!.label} | ${engines[1]!.label} | this ÷ previous | paired difference |
+|---|---|---|---|---|
 ${row('`docker run --rm --network none busybox true`', run)}
 ${row('`docker exec C true`', exec)}
 ${row('64 MiB attached `docker run`, dd', dd)}`;

@@ -41,14 +41,16 @@ export function processesMentioning(needle: string): number[] {
 /**
  * Asserts that no shim, runtime state or container cgroup of the (stevedore) target is
  * left. The runtime teardown of an exited container finishes in the background (the
- * shim runs `runtime delete` and exits; see docs/containers.md), so this first waits,
- * boundedly, for the shims of removed containers to be gone.
+ * shim runs `runtime delete` and exits; see docs/containers.md), and so does the deletion
+ * of a removed container's directory, so this first waits, boundedly, for both.
  */
 export async function assertNoContainerLeftovers(t: Target): Promise<void> {
   if (t.kind !== 'stevedore') return;
   const shimsDir = path.join(t.execRoot, 'shims');
+  const containers = path.join(t.dataRoot, 'containers');
+  const entries = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : []);
   for (let i = 0; i < 300; i++) {
-    const busy = processesMentioning(shimsDir).length > 0 || (fs.existsSync(shimsDir) && fs.readdirSync(shimsDir).length > 0);
+    const busy = processesMentioning(shimsDir).length > 0 || entries(shimsDir).length > 0 || entries(containers).length > 0;
     if (!busy) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -56,10 +58,8 @@ export async function assertNoContainerLeftovers(t: Target): Promise<void> {
   const rtRoot = path.join(t.execRoot, 'runtime', 'runc');
   const states = fs.existsSync(rtRoot) ? fs.readdirSync(rtRoot) : [];
   assert.deepEqual(states, [], 'runc state left');
-  const shims = path.join(t.execRoot, 'shims');
-  assert.deepEqual(fs.existsSync(shims) ? fs.readdirSync(shims) : [], [], 'shim state dirs left');
-  const containers = path.join(t.dataRoot, 'containers');
-  assert.deepEqual(fs.existsSync(containers) ? fs.readdirSync(containers) : [], [], 'container dirs left');
+  assert.deepEqual(entries(shimsDir), [], 'shim state dirs left');
+  assert.deepEqual(entries(containers), [], 'container dirs left');
   for (const ctl of ['memory', 'pids', 'cpu', 'unified']) {
     const dir = path.join('/sys/fs/cgroup', ctl, 'stevedore');
     const left = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];

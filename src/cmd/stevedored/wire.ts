@@ -6,6 +6,7 @@
  * api → daemon → engine → native.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Router } from '../../api/router';
 import { archiveRoutes } from '../../api/routes/archive';
 import { buildRoutes } from '../../api/routes/build';
@@ -104,8 +105,11 @@ export class Stevedore {
     fs.chmodSync(config.dataRoot, 0o710);
     fs.mkdirSync(config.execRoot, { recursive: true, mode: 0o700 });
     const lock = DataRootLock.acquire(config.dataRoot);
-    const rt = config.runtimes[config.defaultRuntime] ?? config.defaultRuntime;
-    if (!which(rt)) log.warn('OCI runtime not found; containers cannot start', { runtime: rt });
+    const name = config.runtimes[config.defaultRuntime] ?? config.defaultRuntime;
+    // found once: the shim execs it by its path (a PATH search is an execve per directory, three runs per container)
+    const found = which(name);
+    if (!found) log.warn('OCI runtime not found; containers cannot start', { runtime: name });
+    const rt = found && path.isAbsolute(found) ? found : name;
     const d = new Stevedore(config, log, lock);
     try {
       // engine: the storage core (metadata, content, snapshots, leases, GC) and the image service over it
@@ -185,11 +189,14 @@ export class Stevedore {
           networks: d.networks,
           ...(d.networks.portsFirewall ? { firewall: d.networks.portsFirewall } : {}),
           ...(d.networks.allocator ? { ports: d.networks.allocator } : {}),
-          settings: () => ({
-            bridgeDisabled: config.bridge === 'none',
-            ...(net.hostGatewayIp ? { hostGatewayIp: net.hostGatewayIp } : d.networks.defaultGateway() ? { hostGatewayIp: d.networks.defaultGateway()! } : {}),
-            dns: { dns: net.dns, search: net.dnsSearch, options: net.dnsOptions },
-          }),
+          settings: () => {
+            const gateway = net.hostGatewayIp || d.networks.defaultGateway();
+            return {
+              bridgeDisabled: config.bridge === 'none',
+              ...(gateway ? { hostGatewayIp: gateway } : {}),
+              dns: { dns: net.dns, search: net.dnsSearch, options: net.dnsOptions },
+            };
+          },
         },
       });
       d.closers.push(() => d.containers.close());

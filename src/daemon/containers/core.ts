@@ -5,6 +5,7 @@
  * (lifecycle.ts), the exit monitor (monitor.ts), removal (removal.ts) and restore
  * (restore.ts); service.ts is the facade over them that the API routes use.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BuildSpecInput } from './spec';
 import type { Spec } from '../../engine/oci/spec';
@@ -15,7 +16,7 @@ import type { TaskService } from '../../engine/runtime';
 import type { EventBus } from '../events/bus';
 import { AttachBroker } from './attach';
 import type { ContainerSnapshots, ImageLookup, Mounter } from './deps';
-import { containerPaths, type ContainerPaths } from './files';
+import { containerPaths, discardContainerDir, discardedContainerDirs, type ContainerPaths } from './files';
 import type { NetworkHookDeps, StartContext, StartHook, VolumeMounts } from './hooks';
 import type { ContainerRecord } from './model';
 import { resolve } from './names';
@@ -192,6 +193,28 @@ export class ContainerCore {
     return containerPaths(this.o.dataRoot, id);
   }
 
+  /**
+   * A removed container's own directory (log, hostname, hosts, resolv.conf, network.json):
+   * renamed away now, deleted on libuv's threads after the removal is reported (`drain`
+   * waits for it). A crash in between leaves it under its discarded name, which restore
+   * deletes (`sweepDiscarded`).
+   */
+  discardFiles(id: string): void {
+    let gone: string | undefined;
+    try {
+      gone = discardContainerDir(this.paths(id), id);
+    } catch (err) {
+      // the removal is committed: it is reported all the same
+      this.o.log.warn('cannot remove the container\'s directory', { id, err: String(err) });
+    }
+    if (gone) this.later(() => fs.promises.rm(gone, { recursive: true, force: true, maxRetries: 2 }));
+  }
+
+  /** At restore: deletes what removals a crash cut off left of their containers' directories. */
+  sweepDiscarded(): void {
+    for (const dir of discardedContainerDirs(this.o.dataRoot)) this.later(() => fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 2 }));
+  }
+
   /** the OCI bundle directory (the engine's: `<execRoot>/bundles/<id>`) */
   bundleDir(id: string): string {
     return this.engine.bundleDir(id);
@@ -208,8 +231,9 @@ export class ContainerCore {
    * mount and bundle (mounted before the first hook). Each release is idempotent; a
    * failing one is logged and the others still run.
    */
-  async releaseHooks(c: ContainerRecord, reason: 'exit' | 'remove' | 'failed-start', hooks: readonly StartHook[] = this.hooks): Promise<void> {
-    const ctx = this.startContext(c);
+  async releaseHooks(c: ContainerRecord, reason: 'exit' | 'remove' | 'failed-start', opts: { hooks?: readonly StartHook[]; removalFollows?: boolean } = {}): Promise<void> {
+    const hooks = opts.hooks ?? this.hooks;
+    const ctx: StartContext = { ...this.startContext(c), ...(opts.removalFollows ? { removalFollows: true } : {}) };
     // Docker's Cleanup order: the network first (the leading hooks that prepared without
     // the rootfs), then the others in reverse — the volumes are unmounted after the network
     // is released, and their `disconnect`/`unmount` events come in that order

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { invalidArgument } from '../../engine/errdefs';
+import { errnoCode, invalidArgument } from '../../engine/errdefs';
 import type { HostConfig } from './types';
 
 export interface ContainerPaths {
@@ -194,6 +194,36 @@ export function writeContainerFiles(p: ContainerPaths, hostname: string, hc: Hos
   fs.writeFileSync(p.hostname, hostname + '\n', { mode: 0o644 });
   fs.writeFileSync(p.hosts, hostsFile(hc), { mode: 0o644 });
   fs.writeFileSync(p.resolvConf, resolvConf(hc, hostResolvConf()), { mode: 0o644 });
+}
+
+/** What a removed container's directory is renamed to, beside the others, until it is deleted. */
+const DISCARDED = '.removed-';
+
+/**
+ * Takes a removed container's directory out of its place at once (a rename) and returns
+ * where it went, to be deleted off the removal's path; undefined when there was none. If
+ * the rename fails, the directory is deleted here.
+ */
+export function discardContainerDir(p: ContainerPaths, id: string): string | undefined {
+  const to = path.join(path.dirname(p.dir), DISCARDED + id);
+  try {
+    fs.renameSync(p.dir, to);
+    return to;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    fs.rmSync(p.dir, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+/** Directories of removed containers that a crash left before they were deleted (restore deletes them). */
+export function discardedContainerDirs(dataRoot: string): string[] {
+  const root = path.join(dataRoot, 'containers');
+  try {
+    return fs.readdirSync(root).filter((n) => n.startsWith(DISCARDED)).map((n) => path.join(root, n));
+  } catch {
+    return [];
+  }
 }
 
 /** The hostname a container gets when none is configured. */

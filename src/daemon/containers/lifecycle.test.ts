@@ -4,6 +4,8 @@
  * the five races of issue #12, each driven deterministically (a held task call, a manual
  * clock for the back-off).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { kindOf } from '../../engine/errdefs';
@@ -408,6 +410,49 @@ describe('the five races of issue #12', () => {
     await eventually(() => h.status(id) === 'gone', 'removed at restore');
     assert.equal(h.mounter.mounted.size, 0);
     assert.equal(h.snapshots.keys.size, 0);
+  });
+
+  it('an exit tells the hooks whether the container\'s removal follows (AutoRemove, not stopped by a restart)', async () => {
+    const seen: Array<boolean | undefined> = [];
+    const probe: StartHook = {
+      name: 'probe',
+      prepare: async () => ({}),
+      release: async (ctx, reason) => void (reason === 'exit' && seen.push(ctx.removalFollows)),
+    };
+    await h.close();
+    h = new LifecycleHarness([probe]);
+    const plain = await h.create();
+    await runAndExit(plain, 0);
+    const rm = await h.create({ AutoRemove: true });
+    await h.svc.start(rm);
+    await h.svc.restart(rm, 1);
+    assert.equal(h.status(rm), 'running', 'kept through its restart');
+    h.tasks.exit(rm, 0);
+    await eventually(() => h.status(rm) === 'gone', 'removed after its exit');
+    assert.deepEqual(seen, [undefined, undefined, true]);
+  });
+
+  it('a removal takes the container\'s directory out of its place before it reports; what a crash left of one is deleted at restore', async () => {
+    const containers = path.join(h.dir, 'root', 'containers');
+    const kept = await h.create();
+    const id = await h.create();
+    await h.svc.start(id);
+    const removed = h.svc.wait(id, 'removed');
+    const dir = path.join(containers, id);
+    let atReport: { inPlace: boolean; entries: string[] } | undefined;
+    void removed.then(() => (atReport = { inPlace: fs.existsSync(dir), entries: fs.readdirSync(containers).sort() }));
+    await h.svc.remove(id, { force: true });
+    await removed;
+    assert.deepEqual(atReport, { inPlace: false, entries: [`.removed-${id}`, kept].sort() }, 'renamed away when waiters hear of the removal, deleted after');
+    await eventually(() => fs.readdirSync(containers).length === 1, 'the discarded directory deleted');
+    assert.deepEqual(fs.readdirSync(containers), [kept]);
+    // a daemon killed between the rename and the deletion
+    const left = path.join(containers, `.removed-${'e'.repeat(64)}`);
+    fs.mkdirSync(path.join(left, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(left, 'sub', 'x-json.log'), 'log');
+    await h.reopen();
+    await eventually(() => !fs.existsSync(left), 'deleted at restore');
+    assert.deepEqual(fs.readdirSync(containers), [kept], 'a container\'s own directory stays');
   });
 
   it('(5) a --rm container whose start a daemon kill cut off is removed at restore, rootfs unmounted', async () => {

@@ -120,7 +120,7 @@ export class Lifecycle {
       // ends before the release
       await specMade?.catch(() => {});
       // the prepared hooks in reverse, then the rootfs (ContainerCore.releaseHooks)
-      await k.releaseHooks(c, 'failed-start', prepared);
+      await k.releaseHooks(c, 'failed-start', { hooks: prepared });
       k.attaches.fail(id);
       const msg = err instanceof Error ? err.message : String(err);
       c.state.exitCode = err instanceof RuntimeCreateError && err.exitCode ? err.exitCode : 128;

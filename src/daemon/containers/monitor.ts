@@ -63,7 +63,9 @@ export class ExitMonitor {
     const k = this.k;
     const c = k.byId.get(id);
     if (!c || !isRunning(c.state.status)) return;
-    await k.releaseHooks(c, 'exit');
+    // an AutoRemove container is removed after its exit unless `docker restart` stopped it
+    // (it cannot have a restart policy): the hooks may leave to the removal what it undoes
+    await k.releaseHooks(c, 'exit', { removalFollows: c.hostConfig.AutoRemove === true && !k.manualRestarts.has(id) });
     const s = structuredClone(c);
     s.state = { ...s.state, pid: 0, exitCode: st.exitCode, oomKilled: st.oomKilled, finishedAt: st.finishedAtText ?? rfc3339Nano(BigInt(st.finishedAt.getTime()) * 1_000_000n) };
     const claimed = k.removals.has(id);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { EngineContainers } from '../../engine/containers';
 import type { Logger } from '../../engine/log';
 import { MOBY_NAMESPACE, type MetadataDB } from '../../engine/metadata';
-import { mountAll, unmountRecursive } from '../../engine/mount';
+import { detachAll, mountAll } from '../../engine/mount';
 import type { TaskService } from '../../engine/runtime';
 import type { Snapshotter } from '../../engine/snapshots';
 import type { EventBus } from '../events/bus';
@@ -59,7 +59,7 @@ export function openEngineContainers(a: Pick<OpenContainersArgs, 'db' | 'execRoo
   });
 }
 
-const containerMounter = { mountAll, unmount: (t: string) => unmountRecursive(t, { detach: true }) };
+const containerMounter = { mountAll, unmount: detachAll };
 
 const TINI = '/usr/bin/tini-static';
 

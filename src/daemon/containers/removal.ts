@@ -8,7 +8,6 @@
  * the lock, and removes under the lock — so `rm -f` racing a start or a policy restart
  * always ends with the container gone (issue #12, race 1).
  */
-import * as fs from 'node:fs';
 import { conflict } from '../../engine/errdefs';
 import type { ContainerCore } from './core';
 import type { Lifecycle } from './lifecycle';
@@ -117,7 +116,8 @@ export class Removal {
     if (!snapshotGone && !removeWith) {
       await k.o.snapshots.remove(c.snapshotKey).catch((err) => k.log.warn('snapshot remove failed (gc will collect it)', { id, err: String(err) }));
     }
-    fs.rmSync(k.paths(id).dir, { recursive: true, force: true });
+    // the container's own directory is renamed away before the report and deleted after
+    k.discardFiles(id);
     k.publish(c, 'destroy');
     k.notifyWaiters(id, 'removed', c.state.exitCode);
     // The snapshot's files last, on libuv's threads, after the removal is reported:
@@ -125,7 +125,8 @@ export class Removal {
     // deleting the layer's tree is the slowest part of a removal when the disk is busy
     // (the journal). A crash before they are gone leaves an orphan directory, which the
     // snapshotter's cleanup at start removes (as after a crash between commit and files
-    // before). The container's own directory goes before the report, as Docker's.
+    // before). The container's own directory leaves its place before the report, as
+    // Docker's goes (core.discardFiles).
     if (snapshotFiles) {
       const files = snapshotFiles;
       k.later(() => files().catch((err) => k.log.warn('cannot remove the snapshot files (gc will collect them)', { id, err: String(err) })));

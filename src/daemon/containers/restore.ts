@@ -14,6 +14,7 @@ import { isRunning } from './state';
 
 export async function restoreContainers(k: ContainerCore, parts: { lifecycle: Lifecycle; monitor: ExitMonitor; removal: Removal }): Promise<void> {
   const { lifecycle, monitor, removal } = parts;
+  k.sweepDiscarded();
   const tasks = new Set(await k.tasks.list().catch(() => [] as string[]));
   const live = { has: (id: string) => tasks.has(id) || tasks.has(id.slice(0, 32)) };
   for (const c of [...k.byId.values()]) {

@@ -39,6 +39,29 @@ describe('ImageService (storage, overlay; needs root)', () => {
     assert.equal(s.images.layerChains(s.images.store.get(base)), chains, 'the kept list, not a new one');
   });
 
+  it('reads an image\'s config blob once, parses it for each caller, and forgets it with the image', async () => {
+    const content = s.images.opts.content;
+    const readAll = content.readAll.bind(content);
+    let reads = 0;
+    content.readAll = (async (...a: Parameters<typeof readAll>) => {
+      reads++;
+      return readAll(...a);
+    }) as typeof content.readAll;
+    try {
+      const id = await s.images.import(fs.createReadStream(fx!.rootfsTar), { changes: ['CMD ["/bin/true"]'] });
+      reads = 0;
+      const first = await s.images.get(id);
+      const second = await s.images.get(id);
+      assert.equal(reads, 1, 'read once');
+      assert.notEqual(first.config, second.config, 'a copy for each caller');
+      assert.deepEqual(first.config, second.config);
+      await s.images.remove(id);
+      await assert.rejects(s.images.configBytes(id), 'not answered from memory once deleted');
+    } finally {
+      content.readAll = readAll;
+    }
+  });
+
   it('commits a container layer as a child image, and enforces delete conflicts', async () => {
     const parent = await s.images.get(base);
     const mounts = await s.snapshotter.prepare('ctr-1', parent.chainId);

@@ -76,11 +76,21 @@ export interface PruneReport {
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
+const CONFIGS_KEPT = 256;
+const CONFIG_KEPT_BYTES = 64 * 1024;
+
 export class ImageService {
   readonly store: ImageStore;
   private containerChecker: ContainerChecker = () => [];
   /** Each image's layer chain IDs, by image ID (see `layerChains`). */
   private readonly chains = new Map<string, readonly string[]>();
+  /**
+   * Config blobs read already, by image ID (the config's digest, so they never change),
+   * up to CONFIGS_KEPT of at most CONFIG_KEPT_BYTES each: every container create reads its
+   * image's config, and the read (open, stat, read, close on libuv's threads) waited
+   * behind the previous container's background teardown.
+   */
+  private readonly configs = new Map<string, Buffer>();
 
   constructor(readonly opts: ImageServiceOptions) {
     this.store = new ImageStore(opts.db, { namespace: opts.namespace ?? MOBY_NAMESPACE });
@@ -190,7 +200,14 @@ export class ImageService {
 
   /** The config bytes of an image. */
   async configBytes(id: string): Promise<Buffer> {
-    return this.opts.content.readAll(id, { maxSize: 16 * 1024 * 1024 });
+    const kept = this.configs.get(id);
+    if (kept) return kept;
+    const bytes = await this.opts.content.readAll(id, { maxSize: 16 * 1024 * 1024 });
+    if (bytes.length <= CONFIG_KEPT_BYTES && this.store.find(id)) {
+      if (this.configs.size >= CONFIGS_KEPT) this.configs.delete(this.configs.keys().next().value!);
+      this.configs.set(id, bytes);
+    }
+    return bytes;
   }
 
   async config(id: string): Promise<DockerImageConfig> {
@@ -429,6 +446,7 @@ export class ImageService {
     const removed: string[] = [];
     const chains = this.layerChains(rec);
     this.chains.delete(rec.id);
+    this.configs.delete(rec.id);
     for (let i = chains.length - 1; i >= 0; i--) {
       const name = chains[i]!;
       if (this.store.isReferenced({ kind: 'snapshot', id: name })) break;

@@ -61,7 +61,12 @@ describe('engine containers', () => {
     assert.deepEqual(e.get('c1').labels, { x: 'y' });
     assert.deepEqual(e.get('c1').spec, spec());
     assert.deepEqual(e.list().map((x) => x.id), ['c1']);
-    assert.equal(e.ensure({ id: 'c1', snapshotKey: 'other' }).snapshotKey, 'k1');
+    e.ensure({ id: 'c1', snapshotKey: 'other' });
+    assert.equal(e.get('c1').snapshotKey, 'k1');
+    e.ensure({ id: 'c2', snapshotKey: 'k2' });
+    assert.equal(e.get('c2').snapshotKey, 'k2');
+    assert.equal(e.delete('c2'), true);
+    assert.equal(kindOf(catchErr(() => e.update('nope', { labels: {} }))), 'not-found');
     assert.equal(e.delete('c1'), true);
     assert.equal(e.delete('c1'), false);
     assert.equal(kindOf(catchErr(() => e.get('c1'))), 'not-found');

@@ -72,13 +72,13 @@ export class EngineContainers {
     return this.store.find(id);
   }
 
-  /** The record, created from `n` when there is none (a container made before records existed). */
-  ensure(n: NewContainer): ContainerRecord {
-    return this.store.find(n.id) ?? this.store.create(n);
+  /** Creates the record from `n` when there is none (a container made before records existed). */
+  ensure(n: NewContainer): void {
+    if (!this.store.has(n.id)) this.store.create(n);
   }
 
-  update(id: string, u: { spec?: Spec; labels?: Record<string, string> }): ContainerRecord {
-    return this.store.update(id, u);
+  update(id: string, u: { spec?: Spec; labels?: Record<string, string> }): void {
+    this.store.update(id, u);
   }
 
   /** Deletes the record (after cleanup); returns whether there was one. */

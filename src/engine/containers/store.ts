@@ -122,6 +122,11 @@ export class ContainerRecordStore {
     return row ? toRecord(row) : undefined;
   }
 
+  /** Whether there is a record (without reading it). */
+  has(id: string): boolean {
+    return this.db.raw.prepare('SELECT 1 FROM engine_containers WHERE namespace = ? AND id = ?').get(this.namespace, id) !== undefined;
+  }
+
   /** Throws not-found. */
   get(id: string): ContainerRecord {
     const r = this.find(id);
@@ -129,18 +134,21 @@ export class ContainerRecordStore {
     return r;
   }
 
-  /** Replaces the spec and/or the labels (the fields given). Throws not-found. */
-  update(id: string, u: { spec?: Spec; labels?: Record<string, string> }, now = new Date()): ContainerRecord {
-    return this.db.tx(() => {
-      const r = this.get(id);
-      if (u.spec) r.spec = structuredClone(u.spec);
-      if (u.labels) r.labels = { ...u.labels };
-      r.updatedAt = now.toISOString();
-      this.db.raw
-        .prepare('UPDATE engine_containers SET spec = ?, labels = ?, updated_at = ? WHERE namespace = ? AND id = ?')
-        .run(r.spec ? JSON.stringify(r.spec) : null, JSON.stringify(r.labels), r.updatedAt, this.namespace, id);
-      return r;
-    });
+  /**
+   * Replaces the spec and/or the labels (the fields given). Throws not-found. Written
+   * without reading the record back: a start stores its spec (seccomp rules and all) this
+   * way, and a copy of the old and the new one cost more than the write.
+   */
+  update(id: string, u: { spec?: Spec; labels?: Record<string, string> }, now = new Date()): void {
+    const spec = u.spec ? JSON.stringify(u.spec) : null;
+    const labels = u.labels ? JSON.stringify(u.labels) : null;
+    const changed = this.db.tx(
+      (raw) =>
+        raw
+          .prepare('UPDATE engine_containers SET spec = coalesce(?, spec), labels = coalesce(?, labels), updated_at = ? WHERE namespace = ? AND id = ?')
+          .run(spec, labels, now.toISOString(), this.namespace, id).changes,
+    );
+    if (!changed) throw notFound(`container ${id} not found in namespace ${this.namespace}`);
   }
 
   /** Deletes the record; returns whether there was one. */

@@ -138,3 +138,29 @@ test('on a full disk the reserve lets deletes, inserts and a reopen go through',
     m.done();
   }
 });
+
+test('prepare keeps one statement per SQL text and hands it out with its modes off', () => {
+  const db = MetadataDB.open(':memory:', [m1]);
+  try {
+    db.raw.prepare('INSERT INTO a (v) VALUES (?)').run('x');
+    const sql = 'SELECT id, v FROM a';
+    const first = db.raw.prepare(sql);
+    assert.equal(first.pluck().get(), 1);
+    const again = db.raw.prepare(sql);
+    assert.equal(again, first, 'the kept statement');
+    assert.deepEqual(again.get(), { id: 1, v: 'x' }, 'no longer plucked');
+    assert.deepEqual(db.raw.prepare(sql).raw().get(), [1, 'x']);
+    assert.deepEqual(db.raw.prepare(sql).get(), { id: 1, v: 'x' }, 'no longer raw');
+    // inside a transaction the callback's handle is the same one
+    db.tx((raw) => assert.equal(raw.prepare(sql), first));
+    // what would make a shared statement unsafe is refused
+    assert.throws(() => db.raw.prepare(sql).iterate(), (e: unknown) => kindOf(e) === 'internal');
+    assert.throws(() => db.raw.prepare(sql).bind(), (e: unknown) => kindOf(e) === 'internal');
+    assert.deepEqual(db.raw.prepare(sql).get(), { id: 1, v: 'x' });
+    // a migration clears the cache: statements compile against the new schema
+    db.migrate([m1, m2]);
+    assert.notEqual(db.raw.prepare(sql), first);
+  } finally {
+    db.close();
+  }
+});

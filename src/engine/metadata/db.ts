@@ -5,6 +5,12 @@
  *
  * Pragmas: WAL, foreign_keys=ON, synchronous=FULL (see docs/storage.md for why FULL).
  *
+ * Prepared statements are kept per SQL text on the handle (`raw.prepare` answers a kept
+ * one): better-sqlite3 compiles on every `prepare`, and a container's create, start, exit
+ * and removal prepared ~40 statements each time, ~2 ms of the daemon's thread per
+ * `docker run --rm` (docs/benchmarks.md). A kept statement is handed out with its
+ * pluck/expand/raw modes off, as a new one would be; the migrations clear the cache.
+ *
  * A full disk: beside the database file lies a reserve (`<file>.reserve.<n>`, 16 MiB of
  * allocated zeros in 4 parts). A write that fails with SQLITE_FULL releases a part and
  * runs again, so
@@ -16,7 +22,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { invalidArgument } from '../errdefs';
+import { internal, invalidArgument } from '../errdefs';
 import type { Logger } from '../log';
 
 /** The raw better-sqlite3 handle. */
@@ -53,11 +59,15 @@ export function isDiskFull(err: unknown): boolean {
 }
 
 export class MetadataDB {
+  private readonly statements: StatementCache;
+
   private constructor(
-    /** The raw handle, for prepared statements. Prefer `tx` for writes. */
+    /** The raw handle, for prepared statements (kept per SQL text). Prefer `tx` for writes. */
     readonly raw: Database,
     private readonly reserve: DiskReserve | undefined,
-  ) {}
+  ) {
+    this.statements = new StatementCache(raw);
+  }
 
   /**
    * Opens (creating if needed) the database at `file` (':memory:' for tests) and applies
@@ -129,6 +139,8 @@ export class MetadataDB {
         if (m.rebuildsTables) this.raw.pragma('foreign_keys = ON');
       }
     }
+    // statements compiled against the old schema are not kept (SQLite would recompile them)
+    if (applied.length) this.statements.clear();
     return applied;
   }
 
@@ -168,6 +180,47 @@ export class MetadataDB {
   /** Whether the whole full-disk reserve is in place (tests, diagnostics). */
   get reserveHeld(): boolean {
     return this.reserve?.held ?? false;
+  }
+}
+
+/**
+ * The handle's `prepare`, answering a statement already compiled for the same SQL text.
+ * Bounded: past MAX texts (SQL built with a variable number of placeholders) it starts
+ * over. Safe because better-sqlite3 runs a statement to its end within one call; the two
+ * calls that would make a kept statement unsafe to share — `iterate` (its open cursor
+ * makes the statement busy until the loop ends) and `bind` (it fixes the statement's
+ * parameters for every later caller) — throw on a kept statement.
+ */
+class StatementCache {
+  private static readonly MAX = 512;
+  private readonly kept = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(raw: Database) {
+    const compile = raw.prepare.bind(raw);
+    const kept = this.kept;
+    const prepare = (sql: string): BetterSqlite3.Statement => {
+      let s = kept.get(sql);
+      if (s === undefined) {
+        s = compile(sql);
+        for (const call of ['iterate', 'bind']) {
+          Object.defineProperty(s, call, {
+            value: () => {
+              throw internal(`${call} on a kept statement (MetadataDB's statement cache): ${sql}`);
+            },
+          });
+        }
+        if (kept.size >= StatementCache.MAX) kept.clear();
+        kept.set(sql, s);
+      } else if (s.reader) {
+        s.pluck(false).expand(false).raw(false);
+      }
+      return s;
+    };
+    Object.defineProperty(raw, 'prepare', { value: prepare, configurable: true, writable: true });
+  }
+
+  clear(): void {
+    this.kept.clear();
   }
 }
 

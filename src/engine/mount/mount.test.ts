@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { kindOf } from '../errdefs';
-import { MAX_MOUNT_DATA, mountAll, mountsUnder, overlayData, recoverTempMounts, unmount, unmountRecursive, withTempMount } from './index';
+import { detachAll, MAX_MOUNT_DATA, mountAll, mountsUnder, overlayData, recoverTempMounts, unmount, unmountRecursive, withTempMount } from './index';
 
 let dir: string;
 beforeEach(() => {
@@ -91,16 +91,37 @@ test('a failing mount in mountAll unmounts the earlier ones', () => {
   assert.deepEqual(mountsUnder(target), []);
 });
 
-test('unmountRecursive removes nested and stacked mounts', () => {
+/** `t` with two bind mounts stacked on it and a third on `t/sub`; returns the bind source and `t`. */
+function stackedMounts(): { src: string; target: string } {
   const src = mk('src');
   mk('src', 'sub');
   const target = mk('t');
-  mountAll([{ type: 'bind', source: src, options: ['bind'] }], target);
-  mountAll([{ type: 'bind', source: src, options: ['bind'] }], target);
-  mountAll([{ type: 'bind', source: src, options: ['bind'] }], path.join(target, 'sub'));
+  const bind = (at: string) => mountAll([{ type: 'bind', source: src, options: ['bind'] }], at);
+  bind(target);
+  bind(target);
+  bind(path.join(target, 'sub'));
   assert.equal(mountsUnder(target).length, 3);
+  return { src, target };
+}
+
+test('unmountRecursive removes nested and stacked mounts', () => {
+  const { target } = stackedMounts();
   unmountRecursive(target);
   assert.deepEqual(mountsUnder(target), []);
+});
+
+test('detachAll removes stacked mounts and the mounts below them, and what lies below an unmounted target', () => {
+  const { src, target } = stackedMounts();
+  detachAll(target);
+  assert.deepEqual(mountsUnder(target), []);
+  // nothing at the target itself, a mount below it: found through mountinfo
+  const below = mk('t2', 'below');
+  mountAll([{ type: 'bind', source: src, options: ['bind'] }], below);
+  detachAll(path.join(dir, 't2'));
+  assert.deepEqual(mountsUnder(path.join(dir, 't2')), []);
+  // nothing there at all, and a missing path: no error
+  detachAll(target);
+  detachAll(path.join(dir, 'missing'));
 });
 
 test('withTempMount always unmounts and removes its directory', async () => {

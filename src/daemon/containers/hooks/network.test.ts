@@ -268,6 +268,32 @@ describe('network hook', () => {
     assert.deepEqual(f.log, ['unpublish 127.0.0.1:8080->172.17.0.2:80/tcp on docker0', 'leave bridge', `netns remove ${c.container.id.slice(0, 12)}`]);
   });
 
+  it('an exit that a removal follows keeps network.json as the start wrote it; a release from that file after a crash releases again, harmlessly', async () => {
+    const f = fakes();
+    const hook = new NetworkHook(f.deps);
+    const c = ctx({ hc: { NetworkMode: 'default', AutoRemove: true } });
+    await hook.prepare(c);
+    const file = path.join(c.paths.dir, 'network.json');
+    const written = fs.readFileSync(file, 'utf8');
+    f.log.length = 0;
+    await hook.release({ ...c, removalFollows: true }, 'exit');
+    assert.deepEqual(f.log, ['leave bridge', `netns remove ${c.container.id.slice(0, 12)}`]);
+    assert.equal(fs.readFileSync(file, 'utf8'), written, 'not rewritten');
+    assert.deepEqual(hook.runtimeOf(c.container.id)!.endpoints, [], 'released in memory');
+    f.log.length = 0;
+    await hook.release(c, 'remove');
+    assert.deepEqual(f.log, [], 'the removal that follows releases nothing again');
+    // a daemon killed before the removal: the next one releases from the file again
+    f.log.length = 0;
+    await new NetworkHook(f.deps).release(c, 'exit');
+    assert.deepEqual(f.log, ['leave bridge', `netns remove ${c.container.id.slice(0, 12)}`]);
+    // any other exit rewrites it: an AutoRemove container stopped by `docker restart` starts again
+    const kept = ctx({ hc: { NetworkMode: 'default', AutoRemove: true } });
+    await hook.prepare(kept);
+    await hook.release(kept, 'exit');
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(kept.paths.dir, 'network.json'), 'utf8')).endpoints, []);
+  });
+
   it('none, a disabled bridge, host, container:<x>', async () => {
     const f = fakes();
     const hook = new NetworkHook(f.deps);

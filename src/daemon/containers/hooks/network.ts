@@ -162,11 +162,16 @@ export class NetworkHook implements StartHook {
   }
 
   private save(ctx: StartContext, rt: NetworkRuntime): void {
-    this.state.set(ctx.container.id, rt);
-    this.dirs.set(ctx.container.id, ctx.paths.dir);
+    this.keep(ctx, rt);
     const file = path.join(ctx.paths.dir, STATE_FILE);
     fs.writeFileSync(file + '.tmp', JSON.stringify(rt));
     fs.renameSync(file + '.tmp', file);
+  }
+
+  /** The runtime record in memory only (save writes it too). */
+  private keep(ctx: StartContext, rt: NetworkRuntime): void {
+    this.state.set(ctx.container.id, rt);
+    this.dirs.set(ctx.container.id, ctx.paths.dir);
   }
 
   async prepare(ctx: StartContext): Promise<Prepared> {
@@ -466,7 +471,7 @@ export class NetworkHook implements StartHook {
     }
   }
 
-  async release(ctx: StartContext, _reason: ReleaseReason): Promise<void> {
+  async release(ctx: StartContext, reason: ReleaseReason): Promise<void> {
     const id = ctx.container.id;
     const rt = this.runtimeOf(id, ctx.paths.dir);
     for (const r of this.reservations.get(id) ?? []) await r.release().catch((err) => this.d.log.warn('cannot release a port', { id, err: String(err) }));
@@ -504,7 +509,14 @@ export class NetworkHook implements StartHook {
     // what stays is the sandbox's name and key: Docker's inspect keeps SandboxID and SandboxKey after an exit
     if (rt?.sandboxKey && (rt.endpoints.length || rt.ports.length || rt.netnsName || rt.links?.length)) {
       const networkIds = Object.fromEntries(rt.endpoints.map((e) => [e.networkName, e.networkId]));
-      this.save(ctx, { sandboxId: rt.sandboxId, sandboxKey: rt.sandboxKey, endpoints: [], ports: [], ...(rt.endpoints.length ? { networkIds } : rt.networkIds ? { networkIds: rt.networkIds } : {}) });
+      const left: NetworkRuntime = { sandboxId: rt.sandboxId, sandboxKey: rt.sandboxKey, endpoints: [], ports: [], ...(rt.endpoints.length ? { networkIds } : rt.networkIds ? { networkIds: rt.networkIds } : {}) };
+      // At an exit that the container's removal follows (AutoRemove) the file is not
+      // rewritten: its directory goes with the removal. A crash in between leaves the file
+      // as the start wrote it, and the release at restore (which then removes the
+      // container) finds the endpoints and the namespace gone already: leaving and
+      // removing are idempotent.
+      if (reason === 'exit' && ctx.removalFollows) this.keep(ctx, left);
+      else this.save(ctx, left);
     } else if (!rt) {
       fs.rmSync(path.join(ctx.paths.dir, STATE_FILE), { force: true });
       this.state.set(id, null);

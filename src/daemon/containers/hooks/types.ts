@@ -20,6 +20,11 @@ export interface StartContext {
   readonly rootfs: string;
   /** the container's files under the data root */
   readonly paths: ContainerPaths;
+  /**
+   * At an exit: the container's removal follows (AutoRemove), so a hook may leave to the
+   * removal what it would only record for a later start (the network hook: network.json).
+   */
+  readonly removalFollows?: boolean;
 }
 
 /** What a hook contributes to the spec. Everything is optional; contributions add up in hook order. */
