@@ -351,6 +351,23 @@ describe('the five races of issue #12', () => {
     assert.equal(h.tasks.count('create', id), 1);
   });
 
+  it('restart of a container in back-off stops it first (signal checked, back-off cancelled), then starts it', async () => {
+    const id = await h.create({ RestartPolicy: { Name: 'always' } });
+    await runAndExit(id, 1);
+    assert.equal(h.status(id), 'restarting');
+    await assert.rejects(h.svc.restart(id, 1, 'SIGBOGUS'), (e: unknown) => kindOf(e) === 'internal' && (e as Error).message === `Cannot restart container ${id}: invalid signal: SIGBOGUS`);
+    assert.equal(h.status(id), 'restarting', 'a refused restart changes nothing');
+    const seen: string[] = [];
+    const unsubscribe = h.events.subscribe((ev) => ev.Actor.ID === id && seen.push(ev.Action));
+    await h.svc.restart(id, 1);
+    unsubscribe();
+    assert.deepEqual(seen, ['stop', 'start', 'restart']);
+    assert.equal(h.status(id), 'running');
+    h.clock.advance(60_000);
+    await settle();
+    assert.equal(h.tasks.count('create', id), 2, 'the back-off\'s start never ran');
+  });
+
   it('(3) kill of a container in back-off succeeds and ends the restart loop', async () => {
     const id = await h.create({ RestartPolicy: { Name: 'always' } });
     await runAndExit(id, 1);

@@ -313,7 +313,9 @@ export class Lifecycle {
   async restart(ref: string, timeout?: number, signalOverride?: string): Promise<void> {
     const k = this.k;
     const c = k.get(ref);
-    if (isRunning(c.state.status)) {
+    // moby counts a container in restart back-off as running (State.SetRestarting): its
+    // restart stops it first (a `stop` event, the back-off cancelled), `signal` checked
+    if (isRunning(c.state.status) || c.state.status === 'restarting') {
       if (signalOverride) {
         try {
           parseSignal(signalOverride);
