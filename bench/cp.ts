@@ -94,7 +94,15 @@ function timeCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ wall: number
 }
 
 async function setup(name: Engine['name'], out: string, base: string): Promise<Engine> {
-  const t = await startTarget({ kind: name, dir: fs.mkdtempSync(path.join(base, 'stv-')) });
+  const dir = fs.mkdtempSync(path.join(base, 'stv-'));
+  let t: Target;
+  try {
+    t = await startTarget({ kind: name, dir });
+  } catch (err) {
+    // (startTarget leaves a directory it was given to its caller)
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   try {
     await importBusybox(t);
     const run = await t.docker(['run', '-d', '--name', 'cpbench', 'busybox', 'sleep', '100000']);

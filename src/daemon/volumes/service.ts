@@ -8,11 +8,13 @@
  */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
+import { rfc3339NanoLocal } from '../../engine/clock';
 import { conflict, invalidArgument, notFound } from '../../engine/errdefs';
 import type { Logger } from '../../engine/log';
 import type { MetadataDB } from '../../engine/metadata';
 import type { EventBus } from '../events/bus';
 import { goParseBool } from '../../engine/gostr';
+import { rfc3339ToNanos } from '../../engine/timeparse';
 import { matchKVList, matchPruneLabels, validatePruneFilters } from '../system/prune-filters';
 import { LocalDriver } from './local';
 import { containerPath, type MountPoint } from './mountpoints';
@@ -83,7 +85,8 @@ export class VolumeService {
 
   /** Docker's volume document (inspect, list, create). */
   view(v: VolumeRecord): Record<string, unknown> {
-    return { CreatedAt: v.createdAt, Driver: v.driver, Labels: v.labels, Mountpoint: this.driver.mountpoint(v.name), Name: v.name, Options: v.options, Scope: 'local' };
+    // in the daemon's local zone, as moby formats the volume directory's time (RFC 3339, whole seconds)
+    return { CreatedAt: rfc3339NanoLocal(rfc3339ToNanos(v.createdAt)), Driver: v.driver, Labels: v.labels, Mountpoint: this.driver.mountpoint(v.name), Name: v.name, Options: v.options, Scope: 'local' };
   }
 
   /**

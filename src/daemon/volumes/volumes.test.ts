@@ -35,6 +35,17 @@ describe('VolumeService (store + local driver)', () => {
     assert.equal(v['Options'], null);
     assert.equal(v['Scope'], 'local');
     assert.match(String(v['CreatedAt']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // in the daemon's local zone, as moby's (time.Unix(ctime).Format(time.RFC3339))
+    const saved = process.env.TZ;
+    try {
+      process.env.TZ = 'Asia/Kolkata';
+      const local = String(svc.view(svc.get('v1'))['CreatedAt']);
+      assert.match(local, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+05:30$/);
+      assert.equal(Date.parse(local), Date.parse(String(v['CreatedAt'])), 'the same instant');
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
     assert.ok(fs.statSync(path.join(root, 'volumes', 'v1', '_data')).isDirectory());
     const anon = svc.create({});
     assert.match(anon.name, /^[0-9a-f]{64}$/);
