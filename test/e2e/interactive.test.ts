@@ -98,10 +98,13 @@ class Pty {
     const tag = `M${Math.random().toString(36).slice(2, 8)}`;
     const from = this.output.length;
     // The terminal echoes the command line with the marker quoted apart (`M''-END`), so
-    // only the shell's output contains it whole, at the start of a line.
+    // only the shell's output contains it whole, at the start of a line. What the command
+    // printed is what lies between the end of the echoed line (its last `''-END`) and
+    // that marker: the line may be echoed twice (by the kernel while a program runs, then
+    // by the shell), and a resize arriving while it is typed makes the shell redraw it,
+    // splitting the echo (`echo M\r/ # … echo M…''-END`).
     this.send(`${cmd}; echo ${tag}''-END\r`);
-    // (the line may be echoed twice: by the kernel while a program runs, then by the shell)
-    const m = await this.expect(new RegExp(`${tag}''-END\\r?\\n((?:(?!${tag}'')[\\s\\S])*?)${tag}-END\\r?\\n`), from);
+    const m = await this.expect(new RegExp(`''-END\\r?\\n((?:(?!''-END)[\\s\\S])*?)${tag}-END\\r?\\n`), from);
     return m[1]!.replace(/\r/g, '');
   }
 

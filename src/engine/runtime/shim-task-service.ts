@@ -146,6 +146,7 @@ export class ShimTaskService implements TaskService, TaskExec {
         shim.cancel();
         await shim.line.catch(() => ''); // its end of the socket closes as it exits
         fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
+        this.records.delete(opts.id); // a lookup meanwhile may have read it
         throw err;
       }
       shim.go();
@@ -155,6 +156,7 @@ export class ShimTaskService implements TaskService, TaskExec {
       line = await shim.line;
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
+      this.records.delete(opts.id); // a lookup meanwhile may have read it
       throw internal(`shim ready pipe: ${(err as Error).message}`, err);
     }
     const ok = /^ok (\d+)$/.exec(line);
@@ -168,6 +170,7 @@ export class ShimTaskService implements TaskService, TaskExec {
       const msg = lastRuntimeError(path.join(dir, 'runtime.log'));
       const shimLog = readSmall(path.join(dir, 'shim.log'));
       fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
+      this.records.delete(opts.id); // a lookup meanwhile may have read it
       if (/^error create/.test(line) && msg) throw new RuntimeCreateError(msg, 'create');
       throw internal(`shim failed to create ${opts.id}: ${line || shimLog.trim() || 'no reply'}`);
     }
