@@ -16,35 +16,10 @@ import Docker from 'dockerode';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
 import { python } from '../helpers/process';
-import { rawRequest, readAll } from '../helpers/hijack';
+import { demux, frames, rawRequest, readAll } from '../helpers/hijack';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 const PATIENCE_MS = 20_000;
-
-/** Parses stdcopy frames strictly: throws when the bytes are not a sequence of whole frames. */
-function frames(buf: Buffer): Array<{ stream: number; payload: string }> {
-  const out: Array<{ stream: number; payload: string }> = [];
-  let off = 0;
-  while (off < buf.length) {
-    assert.ok(off + 8 <= buf.length, `truncated frame header in ${JSON.stringify(buf.toString('latin1'))}`);
-    const stream = buf[off]!;
-    assert.ok(stream <= 2 && buf[off + 1] === 0 && buf[off + 2] === 0 && buf[off + 3] === 0, `not a stdcopy frame: ${JSON.stringify(buf.toString('latin1'))}`);
-    const len = buf.readUInt32BE(off + 4);
-    assert.ok(off + 8 + len <= buf.length, 'truncated frame payload');
-    out.push({ stream, payload: buf.subarray(off + 8, off + 8 + len).toString() });
-    off += 8 + len;
-  }
-  return out;
-}
-
-function demux(buf: Buffer): { stdout: string; stderr: string } {
-  const r = { stdout: '', stderr: '' };
-  for (const f of frames(buf)) {
-    if (f.stream === 2) r.stderr += f.payload;
-    else r.stdout += f.payload;
-  }
-  return r;
-}
 
 async function until(what: string, cond: () => boolean): Promise<void> {
   const deadline = Date.now() + PATIENCE_MS;

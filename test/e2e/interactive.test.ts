@@ -14,7 +14,7 @@ import { WebSocket } from 'ws';
 import { type Target, startTarget } from '../helpers/target';
 import { importBusybox } from '../helpers/busybox';
 import { python } from '../helpers/process';
-import { rawRequest, readAll } from '../helpers/hijack';
+import { demux, rawRequest, readAll } from '../helpers/hijack';
 import { assertNoContainerLeftovers, removeAllContainers } from '../helpers/containers';
 
 /** Waits long enough for anything that works; a failure shows what was seen. */
@@ -111,20 +111,6 @@ class Pty {
   kill(): void {
     this.p.kill('SIGKILL');
   }
-}
-
-/** Concatenated payloads of stdcopy frames, per stream. */
-function demux(buf: Buffer): { stdout: string; stderr: string } {
-  const out = { stdout: '', stderr: '' };
-  let off = 0;
-  while (off + 8 <= buf.length) {
-    const len = buf.readUInt32BE(off + 4);
-    const payload = buf.subarray(off + 8, off + 8 + len).toString();
-    if (buf[off] === 2) out.stderr += payload;
-    else out.stdout += payload;
-    off += 8 + len;
-  }
-  return out;
 }
 
 function loadDockerode(): unknown {

@@ -3,6 +3,7 @@
  * test must see the bytes as they come: one request written at once, the response
  * headers, then the connection itself.
  */
+import assert from 'node:assert/strict';
 import * as net from 'node:net';
 
 export interface Hijacked {
@@ -57,4 +58,30 @@ export function readAll(sock: net.Socket, first: Buffer = Buffer.alloc(0)): Prom
     sock.on('close', done);
     sock.resume();
   });
+}
+
+/** Parses stdcopy frames strictly: throws when the bytes are not a sequence of whole frames. */
+export function frames(buf: Buffer): Array<{ stream: number; payload: string }> {
+  const out: Array<{ stream: number; payload: string }> = [];
+  let off = 0;
+  while (off < buf.length) {
+    assert.ok(off + 8 <= buf.length, `truncated frame header in ${JSON.stringify(buf.toString('latin1'))}`);
+    const stream = buf[off]!;
+    assert.ok(stream <= 2 && buf[off + 1] === 0 && buf[off + 2] === 0 && buf[off + 3] === 0, `not a stdcopy frame: ${JSON.stringify(buf.toString('latin1'))}`);
+    const len = buf.readUInt32BE(off + 4);
+    assert.ok(off + 8 + len <= buf.length, 'truncated frame payload');
+    out.push({ stream, payload: buf.subarray(off + 8, off + 8 + len).toString() });
+    off += 8 + len;
+  }
+  return out;
+}
+
+/** The stdout and stderr of a stdcopy stream (strict: see `frames`). */
+export function demux(buf: Buffer): { stdout: string; stderr: string } {
+  const r = { stdout: '', stderr: '' };
+  for (const f of frames(buf)) {
+    if (f.stream === 2) r.stderr += f.payload;
+    else r.stdout += f.payload;
+  }
+  return r;
 }

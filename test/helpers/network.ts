@@ -71,21 +71,18 @@ export function hostPrefixes4(): string[] {
 
 /** A 10.x.y.0/24 that overlaps nothing the host has (randomly chosen, so parallel tests differ). */
 export function freeSubnet24(): string {
-  const taken = hostPrefixes4();
-  for (let i = 0; i < 200; i++) {
-    const [x, y] = crypto.randomBytes(2);
-    const s = `10.${x! % 250 + 3}.${y}.0/24`;
-    if (!taken.some((t) => overlaps4(t, s))) return s;
-  }
-  throw new Error('no free 10.x.y.0/24 found');
+  return freeSubnets24(1)[0]!;
 }
 
-/** `n` distinct free 10.x.y.0/24 subnets, none in `taken` (to which they are added). */
+/** `n` distinct free 10.x.y.0/24 subnets, none in `taken` (to which they are added); the host's prefixes read once. */
 export function freeSubnets24(n: number, taken: Set<string> = new Set()): string[] {
+  const host = hostPrefixes4();
   const out: string[] = [];
-  while (out.length < n) {
-    const s = freeSubnet24();
-    if (!taken.has(s)) taken.add(s), out.push(s);
+  for (let i = 0; out.length < n; i++) {
+    if (i >= 200 * n) throw new Error('no free 10.x.y.0/24 found');
+    const [x, y] = crypto.randomBytes(2);
+    const s = `10.${x! % 250 + 3}.${y}.0/24`;
+    if (!taken.has(s) && !host.some((t) => overlaps4(t, s))) taken.add(s), out.push(s);
   }
   return out;
 }

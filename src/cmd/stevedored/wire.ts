@@ -176,7 +176,6 @@ export class Stevedore {
         engine: engineContainers,
         dataRoot: config.dataRoot,
         execRoot: config.execRoot,
-        runtime: rt,
         db: d.imageStorage.db,
         snapshotter: d.imageStorage.snapshotter,
         images: d.images,

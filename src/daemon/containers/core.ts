@@ -207,12 +207,16 @@ export class ContainerCore {
       // the removal is committed: it is reported all the same
       this.o.log.warn('cannot remove the container\'s directory', { id, err: String(err) });
     }
-    if (gone) this.later(() => fs.promises.rm(gone, { recursive: true, force: true, maxRetries: 2 }));
+    if (gone) this.removeLater(gone);
   }
 
   /** At restore: deletes what removals a crash cut off left of their containers' directories. */
   sweepDiscarded(): void {
-    for (const dir of discardedContainerDirs(this.o.dataRoot)) this.later(() => fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 2 }));
+    for (const dir of discardedContainerDirs(this.o.dataRoot)) this.removeLater(dir);
+  }
+
+  private removeLater(dir: string): void {
+    this.later(() => fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 2 }));
   }
 
   /** the OCI bundle directory (the engine's: `<execRoot>/bundles/<id>`) */

@@ -45,13 +45,19 @@ function releasing(bus: () => EventBus, seen: string[]): StartHook[] {
 
 const line = (e: { Type: string; Action: string; Actor: { Attributes: Record<string, string> } }) => `${e.Type} ${e.Action}${e.Actor.Attributes.container ? ' ' + e.Actor.Attributes.container : ''}`;
 
+/** A running container on a harness whose network and volume hooks publish their events (`seen`: their releases). */
+async function started(): Promise<{ harness: LifecycleHarness; id: string; seen: string[] }> {
+  const seen: string[] = [];
+  const harness: LifecycleHarness = new LifecycleHarness(releasing((): EventBus => harness.events, seen));
+  h = harness;
+  const id = await harness.create({});
+  await harness.svc.start(id);
+  return { harness, id, seen };
+}
+
 describe('exit events', () => {
   it('the network released first, then the volumes (Docker\'s Cleanup order), then die; another container\'s event untouched', async () => {
-    const seen: string[] = [];
-    const harness: LifecycleHarness = new LifecycleHarness(releasing((): EventBus => harness.events, seen));
-    h = harness;
-    const id = await harness.create({});
-    await harness.svc.start(id);
+    const { harness, id, seen } = await started();
     const waited = harness.svc.wait(id, 'not-running');
     const from = harness.events.recent().length;
     harness.tasks.exit(id, 3);
@@ -71,11 +77,7 @@ describe('exit events', () => {
   });
 
   it('the removal\'s releases: the network before the volumes, both before destroy', async () => {
-    const seen: string[] = [];
-    const harness: LifecycleHarness = new LifecycleHarness(releasing((): EventBus => harness.events, seen));
-    h = harness;
-    const id = await harness.create({});
-    await harness.svc.start(id);
+    const { harness, id } = await started();
     const from = harness.events.recent().length;
     await harness.svc.remove(id, { force: true });
     const actions = harness.events.recent().slice(from).map(line);

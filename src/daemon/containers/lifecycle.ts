@@ -207,15 +207,8 @@ export class Lifecycle {
     const what = await k.lock.run(c.id, async () => {
       const cur = k.mustGet(c.id);
       if (cur.state.status !== 'restarting' && !isRunning(cur.state.status)) throw notModified();
-      // API 1.42's `signal`, checked once the container is known to run (moby's containerStop:
-      // an InvalidParameter wrapped by ContainerStop into a system error, a 500)
-      if (signalOverride) {
-        try {
-          parseSignal(signalOverride);
-        } catch {
-          throw new StevedoreError('internal', `cannot stop container: ${ref}: invalid signal: ${signalOverride}`);
-        }
-      }
+      // API 1.42's `signal`, checked once the container is known to run
+      checkStopSignal(signalOverride, `cannot stop container: ${ref}`);
       if (cur.state.status === 'restarting') return this.cancelRestart(cur);
       this.markManuallyStopped(cur.id);
       return 'running' as const;
@@ -316,13 +309,7 @@ export class Lifecycle {
     // moby counts a container in restart back-off as running (State.SetRestarting): its
     // restart stops it first (a `stop` event, the back-off cancelled), `signal` checked
     if (isRunning(c.state.status) || c.state.status === 'restarting') {
-      if (signalOverride) {
-        try {
-          parseSignal(signalOverride);
-        } catch {
-          throw new StevedoreError('internal', `Cannot restart container ${ref}: invalid signal: ${signalOverride}`);
-        }
-      }
+      checkStopSignal(signalOverride, `Cannot restart container ${ref}`);
       // Docker keeps an AutoRemove container through its restart (daemon/restart.go)
       k.manualRestarts.add(c.id);
       try {
@@ -376,6 +363,20 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** 2 when /sys/fs/cgroup is the unified hierarchy, else 1. */
+/**
+ * API 1.42's `signal` of a stop or restart: moby's containerStop refuses a bad one with an
+ * InvalidParameter that ContainerStop / ContainerRestart wrap into a system error, a 500
+ * (`<what>: invalid signal: <v>`).
+ */
+function checkStopSignal(signal: string | undefined, what: string): void {
+  if (!signal) return;
+  try {
+    parseSignal(signal);
+  } catch {
+    throw new StevedoreError('internal', `${what}: invalid signal: ${signal}`);
+  }
+}
+
 export function detectCgroupVersion(): 1 | 2 {
   return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 2 : 1;
 }

@@ -26,7 +26,6 @@ export interface ImageSource {
 export interface OpenContainersArgs {
   dataRoot: string;
   execRoot: string;
-  runtime: string;
   db: MetadataDB;
   snapshotter: Snapshotter;
   images: ImageSource;

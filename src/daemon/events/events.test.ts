@@ -50,6 +50,7 @@ describe('event bus and filters', () => {
     assert.equal(parseEventTime('1700000000.5'), 1700000000n * 1_000_000_000n + 500_000_000n);
     assert.equal(parseEventTime('10m', 600_000), 0n);
     assert.equal(parseEventTime('2023-11-14T22:13:20Z'), 1700000000n * 1_000_000_000n);
+    assert.equal(parseEventTime('2023-11-14T23:13:20.123456789+01:00'), 1700000000n * 1_000_000_000n + 123_456_789n, 'to the nanosecond');
     assert.throws(() => parseEventTime('soon'), /invalid timestamp/);
   });
   it('takes every Go duration as moby\'s GetTimestamp does, but "0"', () => {

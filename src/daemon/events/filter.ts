@@ -5,6 +5,7 @@
  */
 import { invalidArgument } from '../../engine/errdefs';
 import { goParseDuration } from '../../engine/gostr';
+import { parseRfc3339Nanos } from '../../engine/timeparse';
 import type { DockerEvent } from './bus';
 
 function matchesAny(values: string[] | undefined, ...candidates: Array<string | undefined>): boolean {
@@ -91,6 +92,9 @@ export function parseEventTime(value: string, now = Date.now()): bigint {
   }
   const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
   if (m) return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+  // an RFC 3339 time to the nanosecond (as the CLI's GetTimestamp sends it); looser dates to the millisecond
+  const exact = parseRfc3339Nanos(v);
+  if (exact !== undefined) return exact;
   const t = Date.parse(v);
   if (!Number.isNaN(t)) return BigInt(t) * 1_000_000n;
   throw invalidArgument(`invalid timestamp: ${value}`);

@@ -34,7 +34,7 @@ describe('VolumeService (store + local driver)', () => {
     assert.deepEqual(v['Labels'], { a: 'b' });
     assert.equal(v['Options'], null);
     assert.equal(v['Scope'], 'local');
-    assert.match(String(v['CreatedAt']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.match(String(v['CreatedAt']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
     // in the daemon's local zone, as moby's (time.Unix(ctime).Format(time.RFC3339))
     const saved = process.env.TZ;
     try {

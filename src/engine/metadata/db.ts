@@ -189,7 +189,9 @@ export class MetadataDB {
  * over. Safe because better-sqlite3 runs a statement to its end within one call; the two
  * calls that would make a kept statement unsafe to share — `iterate` (its open cursor
  * makes the statement busy until the loop ends) and `bind` (it fixes the statement's
- * parameters for every later caller) — throw on a kept statement.
+ * parameters for every later caller) — throw on a kept statement. A caller that sets a
+ * mode holds the statement only for its own call (the next `prepare` of the same text
+ * resets it).
  */
 class StatementCache {
   private static readonly MAX = 512;
@@ -212,7 +214,7 @@ class StatementCache {
         if (kept.size >= StatementCache.MAX) kept.clear();
         kept.set(sql, s);
       } else if (s.reader) {
-        s.pluck(false).expand(false).raw(false);
+        s.pluck(false).expand(false).raw(false).safeIntegers(false);
       }
       return s;
     };

@@ -1,4 +1,4 @@
-/** Performing mounts: mountAll / unmount / unmountRecursive / withTempMount. */
+/** Performing mounts: mountAll / unmount / unmountRecursive / detachAll / withTempMount. */
 export type { Mount } from './types';
 export { mountAll, mountOne, unmount, unmountRecursive, mountsUnder, detachAll } from './mount';
 export { withTempMount, recoverTempMounts, defaultTempMountDir } from './temp';

@@ -145,8 +145,7 @@ export class ShimTaskService implements TaskService, TaskExec {
       } catch (err) {
         shim.cancel();
         await shim.line.catch(() => ''); // its end of the socket closes as it exits
-        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
-        this.records.delete(opts.id); // a lookup meanwhile may have read it
+        this.abandonCreate(opts.id, dir);
         throw err;
       }
       shim.go();
@@ -155,8 +154,7 @@ export class ShimTaskService implements TaskService, TaskExec {
     try {
       line = await shim.line;
     } catch (err) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      this.records.delete(opts.id); // a lookup meanwhile may have read it
+      this.abandonCreate(opts.id, dir);
       throw internal(`shim ready pipe: ${(err as Error).message}`, err);
     }
     const ok = /^ok (\d+)$/.exec(line);
@@ -169,8 +167,7 @@ export class ShimTaskService implements TaskService, TaskExec {
       if (shimPid) await waitGone(shimPid, SHIM_EXIT_PATIENCE_MS);
       const msg = lastRuntimeError(path.join(dir, 'runtime.log'));
       const shimLog = readSmall(path.join(dir, 'shim.log'));
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
-      this.records.delete(opts.id); // a lookup meanwhile may have read it
+      this.abandonCreate(opts.id, dir);
       if (/^error create/.test(line) && msg) throw new RuntimeCreateError(msg, 'create');
       throw internal(`shim failed to create ${opts.id}: ${line || shimLog.trim() || 'no reply'}`);
     }
@@ -447,6 +444,12 @@ export class ShimTaskService implements TaskService, TaskExec {
       // (a lookup meanwhile, a kill or wait racing the delete, read it again)
       this.records.delete(id);
     }
+  }
+
+  /** A create that failed: its state directory goes, and the record a lookup meanwhile may have read. */
+  private abandonCreate(id: string, dir: string): void {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
+    this.records.delete(id);
   }
 
   private async tearDown(id: string, rec: ShimRecord): Promise<void> {
